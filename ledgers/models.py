@@ -1,0 +1,863 @@
+"""The ledger of the 走流程、解难题、优服务 campaign.
+
+Units form a tree stored with a materialised path, so "this unit and everything under it" is one
+indexed prefix query. Every object a user can open hangs off a unit, and every queryset that a
+view, export or task shows to a user goes through a `visible_to(user)` method.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import UserManager as DjangoUserManager
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import F, Q
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.functional import cached_property
+from django.utils.translation import gettext_lazy as _
+
+PATH_STEP = 4  # digits per level of Unit.path: 9,999 children per unit is plenty for a province
+
+
+class Role(models.TextChoices):
+    """Roles are Django groups with these names; permissions hang off the groups."""
+
+    LEADER = "leader", _("领导")
+    SUPERVISOR = "supervisor", _("督办人员")
+    OWNER = "owner", _("责任人")
+    OFFICE = "office", _("办公室人员")
+    ADMIN = "admin", _("系统管理员")
+
+
+# ---------------------------------------------------------------------------------------------
+# Organisation
+# ---------------------------------------------------------------------------------------------
+
+
+class UnitQuerySet(models.QuerySet):
+    def subtree(self, unit):
+        return self.filter(path__startswith=unit.path)
+
+
+class Unit(models.Model):
+    class Level(models.TextChoices):
+        PROVINCE = "province", _("省")
+        CITY = "city", _("市州")
+        COUNTY = "county", _("县市区")
+        TOWNSHIP = "township", _("乡镇街道")
+        VILLAGE = "village", _("村社区")
+
+    class Kind(models.TextChoices):
+        REGION = "region", _("地区")
+        DEPARTMENT = "department", _("部门")
+
+    code = models.CharField(_("单位代码"), max_length=32, unique=True)
+    name = models.CharField(_("单位名称"), max_length=100)
+    short_name = models.CharField(_("简称"), max_length=40, blank=True)
+    parent = models.ForeignKey(
+        "self", verbose_name=_("上级单位"), null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
+    level = models.CharField(_("层级"), max_length=16, choices=Level.choices)
+    kind = models.CharField(_("类型"), max_length=16, choices=Kind.choices, default=Kind.REGION)
+    # "0001.0003.0012." — the parent's path plus this unit's zero-padded sibling number.
+    # Indexed (on PostgreSQL Django adds a varchar_pattern_ops index for LIKE 'prefix%').
+    path = models.CharField(_("路径"), max_length=255, unique=True, editable=False)
+    depth = models.PositiveSmallIntegerField(_("深度"), editable=False, default=0)
+    sort_order = models.PositiveIntegerField(_("排序"), default=0)
+    is_active = models.BooleanField(_("启用"), default=True)
+
+    objects = UnitQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("单位")
+        verbose_name_plural = _("单位")
+        ordering = ["path"]
+        constraints = [
+            models.CheckConstraint(condition=Q(level__in=["province", "city", "county", "township", "village"]),
+                                   name="unit_level_valid"),
+            models.CheckConstraint(condition=Q(kind__in=["region", "department"]), name="unit_kind_valid"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        if self.parent_id and self.pk:
+            if self.parent.path.startswith(self.path):
+                raise ValidationError({"parent": _("上级单位不能是本单位或其下级单位。")})
+
+    def assign_path(self):
+        """Give a new unit its path: next free sibling number under the parent."""
+        prefix = self.parent.path if self.parent_id else ""
+        siblings = Unit.objects.filter(parent_id=self.parent_id).exclude(pk=self.pk)
+        last = siblings.order_by("-path").values_list("path", flat=True).first()
+        number = int(last[len(prefix):len(prefix) + PATH_STEP]) + 1 if last else 1
+        self.path = f"{prefix}{number:0{PATH_STEP}d}."
+        self.depth = self.path.count(".") - 1
+
+    def contains(self, other):
+        return other is not None and other.path.startswith(self.path)
+
+
+class UserQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        return self.filter(_scope_q(user, "unit"))
+
+
+class UserManager(DjangoUserManager.from_queryset(UserQuerySet)):
+    pass
+
+
+class User(AbstractUser):
+    unit = models.ForeignKey(Unit, verbose_name=_("所属单位"), null=True, blank=True, on_delete=models.PROTECT,
+                             related_name="users")
+    title = models.CharField(_("职务"), max_length=60, blank=True)
+    phone = models.CharField(_("电话"), max_length=30, blank=True)
+
+    objects = UserManager()
+
+    class Meta:
+        verbose_name = _("用户")
+        verbose_name_plural = _("用户")
+
+    def __str__(self):
+        full = f"{self.last_name}{self.first_name}".strip()
+        return full or self.username
+
+    @property
+    def display_name(self):
+        return str(self)
+
+    @cached_property
+    def roles(self):
+        if not self.is_authenticated:
+            return frozenset()
+        names = set(self.groups.values_list("name", flat=True))
+        if self.is_superuser:
+            names.add(Role.ADMIN.value)
+        return frozenset(names & set(Role.values))
+
+    def has_role(self, *roles):
+        return any(role in self.roles for role in roles)
+
+    def unit_path(self):
+        """The prefix of everything this user may see; a user without a unit sees nothing."""
+        return self.unit.path if self.unit_id else None
+
+
+def _scope_q(user, *unit_fields):
+    """Q for "any of these unit fields lies in the user's subtree"; matches nothing without a unit."""
+    path = user.unit_path() if user.is_authenticated else None
+    if path is None:
+        return Q(pk__in=[])
+    condition = Q()
+    for field in unit_fields:
+        condition |= Q(**{f"{field}__path__startswith": path})
+    return condition
+
+
+# ---------------------------------------------------------------------------------------------
+# Calendar
+# ---------------------------------------------------------------------------------------------
+
+
+class CalendarOverride(models.Model):
+    """A day set by an administrator from a State Council notice, winning over both packages."""
+
+    date = models.DateField(_("日期"), unique=True)
+    is_workday = models.BooleanField(_("是否工作日"), help_text=_("勾选：调休上班日；不勾选：放假日。"))
+    source = models.CharField(_("依据（国务院办公厅通知）"), max_length=200)
+    created_at = models.DateTimeField(_("录入时间"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("节假日调整")
+        verbose_name_plural = _("节假日调整")
+        ordering = ["date"]
+
+    def __str__(self):
+        kind = _("上班") if self.is_workday else _("放假")
+        return f"{self.date:%Y-%m-%d} {kind}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Campaigns and service items
+# ---------------------------------------------------------------------------------------------
+
+
+class ServiceItemQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Items of the user's subtree, plus those of the units above it (a county walks a
+        provincial item); never those of a sibling branch."""
+        if not user.is_authenticated or not user.unit_id:
+            return self.none()
+        path = user.unit.path
+        ancestors = [path[:i] for i in range(PATH_STEP + 1, len(path) + 1, PATH_STEP + 1)]
+        return self.filter(Q(competent_unit__path__startswith=path) | Q(competent_unit__path__in=ancestors))
+
+
+class ServiceItem(models.Model):
+    class Tag(models.TextChoices):
+        HIGH_FREQUENCY = "high_frequency", _("高频")
+        URGENT = "urgent", _("急难愁盼")
+        KEY = "key", _("重点难点")
+        ONE_THING = "one_thing", _("一件事一次办")
+
+    class Origin(models.TextChoices):
+        CATALOGUE = "catalogue", _("政务服务事项清单")
+        CAMPAIGN = "campaign", _("行动方案确定")
+        ADDED_ON_WALK = "added_on_walk", _("走流程时新增")
+
+    name = models.CharField(_("事项名称"), max_length=200)
+    code = models.CharField(_("事项编码"), max_length=64, blank=True)
+    competent_unit = models.ForeignKey(Unit, verbose_name=_("主管单位"), on_delete=models.PROTECT,
+                                       related_name="service_items")
+    tags = models.JSONField(_("标签"), default=list, blank=True)
+    origin = models.CharField(_("来源"), max_length=20, choices=Origin.choices, default=Origin.CATALOGUE)
+    time_limit_days = models.PositiveIntegerField(_("承诺时限（工作日）"), null=True, blank=True)
+    is_active = models.BooleanField(_("启用"), default=True)
+    created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
+
+    objects = ServiceItemQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("政务服务事项")
+        verbose_name_plural = _("政务服务事项")
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["competent_unit", "name"], name="service_item_unique_name_per_unit"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    def tag_labels(self):
+        labels = dict(self.Tag.choices)
+        return [labels.get(tag, tag) for tag in self.tags]
+
+
+class CampaignQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        if not user.is_authenticated or not user.unit_id:
+            return self.none()
+        path = user.unit.path
+        ancestors = [path[:i] for i in range(PATH_STEP + 1, len(path) + 1, PATH_STEP + 1)]
+        return self.filter(Q(unit__path__startswith=path) | Q(unit__path__in=ancestors))
+
+    def current(self, today=None):
+        today = today or timezone.localdate()
+        return self.filter(start_date__lte=today).filter(Q(end_date__isnull=True) | Q(end_date__gte=today))
+
+
+class Campaign(models.Model):
+    name = models.CharField(_("行动名称"), max_length=200)
+    unit = models.ForeignKey(Unit, verbose_name=_("组织单位"), on_delete=models.PROTECT, related_name="campaigns")
+    plan_document = models.CharField(_("行动方案文号"), max_length=200, blank=True)
+    description = models.TextField(_("说明"), blank=True)
+    start_date = models.DateField(_("开始日期"))
+    end_date = models.DateField(_("结束日期"), null=True, blank=True)
+    must_walk_items = models.ManyToManyField(ServiceItem, verbose_name=_("必走事项"), blank=True,
+                                             related_name="must_walk_in")
+    created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
+
+    objects = CampaignQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("专项行动")
+        verbose_name_plural = _("专项行动")
+        ordering = ["-start_date", "name"]
+        constraints = [
+            models.CheckConstraint(condition=Q(end_date__isnull=True) | Q(end_date__gte=F("start_date")),
+                                   name="campaign_end_after_start"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class SubCategory(models.Model):
+    """A finer, office-configurable split of a problem category (吉首: 办理流程有待优化 …)."""
+
+    category = models.CharField(_("问题类别"), max_length=20, choices=[])  # choices set below
+    name = models.CharField(_("细分类名称"), max_length=60)
+    sort_order = models.PositiveIntegerField(_("排序"), default=0)
+    is_active = models.BooleanField(_("启用"), default=True)
+
+    class Meta:
+        verbose_name = _("问题细分类")
+        verbose_name_plural = _("问题细分类")
+        ordering = ["category", "sort_order", "name"]
+        constraints = [models.UniqueConstraint(fields=["category", "name"], name="subcategory_unique_name")]
+
+    def __str__(self):
+        return self.name
+
+
+# ---------------------------------------------------------------------------------------------
+# Walk-throughs and problems
+# ---------------------------------------------------------------------------------------------
+
+
+class WalkSessionQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        return self.filter(_scope_q(user, "unit"))
+
+
+class WalkSession(models.Model):
+    class Identity(models.TextChoices):
+        APPLICANT = "applicant", _("办事群众")
+        WINDOW_STAFF = "window_staff", _("窗口工作人员")
+        INSPECTOR = "inspector", _("执法人员")
+        AGENT = "agent", _("帮代办")
+        ACCOMPANY = "accompany", _("陪同办")
+
+    class Way(models.TextChoices):
+        ON_SITE = "on_site", _("现场走")
+        ONLINE = "online", _("网上走")
+        MOBILE = "mobile", _("掌上走")
+        HOTLINE = "hotline", _("热线走")
+        GRASSROOTS = "grassroots", _("基层走")
+        SIMULATED = "simulated", _("模拟走")
+        UNANNOUNCED = "unannounced", _("暗访")
+        FAULT_FINDING = "fault_finding", _("挑刺式")
+        SELF_CHECK = "self_check", _("自查式")
+        REVERSE = "reverse", _("倒推督导式")
+
+    class LeaderRank(models.TextChoices):
+        TOP = "top", _("一把手")
+        LEADERSHIP = "leadership", _("班子成员")
+        DIVISION = "division", _("处室（股室）负责人")
+        DEPUTY = "deputy", _("人大代表/政协委员")
+        OTHER = "other", _("其他")
+
+    client_uuid = models.UUIDField(_("客户端编号"), unique=True, default=uuid.uuid4, editable=False)
+    # Digest of the submitted content, to tell an identical resend (200) from a conflicting one (409).
+    submission_digest = models.CharField(_("提交摘要"), max_length=64, blank=True, editable=False)
+    campaign = models.ForeignKey(Campaign, verbose_name=_("专项行动"), on_delete=models.PROTECT,
+                                 related_name="walks")
+    unit = models.ForeignKey(Unit, verbose_name=_("单位"), on_delete=models.PROTECT, related_name="walks")
+    service_item = models.ForeignKey(ServiceItem, verbose_name=_("体验事项"), on_delete=models.PROTECT,
+                                     related_name="walks")
+    leader = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("走流程领导"), on_delete=models.PROTECT,
+                               related_name="walks")
+    leader_rank = models.CharField(_("领导身份"), max_length=20, choices=LeaderRank.choices,
+                                   default=LeaderRank.TOP)
+    companions = models.CharField(_("同行人员"), max_length=300, blank=True)
+    companion_count = models.PositiveSmallIntegerField(_("同行人数"), default=0)
+    deputy_count = models.PositiveSmallIntegerField(_("其中人大代表、政协委员人数"), default=0)
+    identity = models.CharField(_("体验身份"), max_length=20, choices=Identity.choices)
+    way = models.CharField(_("走流程方式"), max_length=20, choices=Way.choices)
+    place = models.CharField(_("地点"), max_length=200, blank=True)
+    started_at = models.DateTimeField(_("开始时间"))
+    ended_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
+    notes = models.TextField(_("体验情况"), blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("录入人"), on_delete=models.PROTECT,
+                                   related_name="+")
+    created_at = models.DateTimeField(_("录入时间"), default=timezone.now)
+
+    objects = WalkSessionQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("走流程记录")
+        verbose_name_plural = _("走流程记录")
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["unit", "started_at"], name="walk_unit_started_idx")]
+        constraints = [
+            models.CheckConstraint(condition=Q(ended_at__isnull=True) | Q(ended_at__gte=F("started_at")),
+                                   name="walk_end_after_start"),
+            models.CheckConstraint(condition=Q(deputy_count__lte=F("companion_count")),
+                                   name="walk_deputies_within_companions"),
+        ]
+
+    def __str__(self):
+        return f"{self.service_item} · {self.leader} · {timezone.localtime(self.started_at):%Y-%m-%d}"
+
+    def get_absolute_url(self):
+        return reverse("walk_detail", args=[self.pk])
+
+
+class ProblemQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        return self.filter(_scope_q(user, "unit", "responsible_unit"))
+
+
+class Problem(models.Model):
+    class Source(models.TextChoices):
+        WALK = "walk", _("走流程发现")
+        HOTLINE = "hotline", _("12345热线")
+        RATING = "rating", _("好差评")
+        COMPLAINT_WINDOW = "complaint_window", _("“办不成事”反映窗口")
+        QUESTIONNAIRE = "questionnaire", _("问卷调查")
+        UNANNOUNCED = "unannounced", _("暗访")
+        DEPUTY = "deputy", _("代表委员建议")
+        OTHER = "other", _("其他渠道")
+
+    class Category(models.TextChoices):
+        SYSTEM = "system", _("系统技术问题")
+        PROCESS = "process", _("业务流程问题")
+        COORDINATION = "coordination", _("协调联动问题")
+        WINDOW = "window", _("窗口建设问题")
+
+    class Resolution(models.TextChoices):
+        ON_SPOT = "on_spot", _("立行立改")
+        LEDGER = "ledger", _("列入整改台账")
+
+    walk = models.ForeignKey(WalkSession, verbose_name=_("走流程记录"), null=True, blank=True,
+                             on_delete=models.PROTECT, related_name="problems")
+    campaign = models.ForeignKey(Campaign, verbose_name=_("专项行动"), on_delete=models.PROTECT,
+                                 related_name="problems")
+    unit = models.ForeignKey(Unit, verbose_name=_("发现单位"), on_delete=models.PROTECT, related_name="problems")
+    service_item = models.ForeignKey(ServiceItem, verbose_name=_("涉及事项"), null=True, blank=True,
+                                     on_delete=models.PROTECT, related_name="problems")
+    source = models.CharField(_("问题来源"), max_length=20, choices=Source.choices, default=Source.WALK)
+    category = models.CharField(_("问题类别"), max_length=20, choices=Category.choices)
+    subcategory = models.ForeignKey(SubCategory, verbose_name=_("细分类"), null=True, blank=True,
+                                    on_delete=models.PROTECT, related_name="problems")
+    description = models.TextField(_("问题描述"))
+    responsible_unit = models.ForeignKey(Unit, verbose_name=_("责任单位"), on_delete=models.PROTECT,
+                                         related_name="problems_responsible")
+    resolution = models.CharField(_("处理方式"), max_length=20, choices=Resolution.choices,
+                                  default=Resolution.LEDGER)
+    on_spot_action = models.TextField(_("立行立改措施"), blank=True)
+    found_at = models.DateTimeField(_("发现时间"), default=timezone.now)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("录入人"), on_delete=models.PROTECT,
+                                   related_name="+")
+    created_at = models.DateTimeField(_("录入时间"), default=timezone.now)
+
+    objects = ProblemQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("问题")
+        verbose_name_plural = _("问题")
+        ordering = ["-found_at"]
+        indexes = [
+            models.Index(fields=["unit", "found_at"], name="problem_unit_found_idx"),
+            models.Index(fields=["campaign", "found_at"], name="problem_campaign_found_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(category__in=["system", "process", "coordination", "window"]),
+                                   name="problem_category_valid"),
+            models.CheckConstraint(condition=Q(resolution__in=["on_spot", "ledger"]), name="problem_resolution_valid"),
+            models.CheckConstraint(condition=~Q(resolution="on_spot") | ~Q(on_spot_action=""),
+                                   name="problem_on_spot_has_action"),
+        ]
+
+    def __str__(self):
+        return self.description[:40]
+
+    def clean(self):
+        if self.resolution == self.Resolution.ON_SPOT and not self.on_spot_action.strip():
+            raise ValidationError({"on_spot_action": _("立行立改的问题请填写已采取的措施。")})
+        if self.subcategory_id and self.subcategory.category != self.category:
+            raise ValidationError({"subcategory": _("细分类与问题类别不一致。")})
+
+
+SubCategory._meta.get_field("category").choices = Problem.Category.choices
+
+
+# ---------------------------------------------------------------------------------------------
+# The rectification ledger
+# ---------------------------------------------------------------------------------------------
+
+
+class RectificationItemQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Items whose unit or lead unit lies in the user's subtree, plus the user's own items."""
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(_scope_q(user, "unit", "lead_unit") | Q(owner_id=user.pk))
+
+    def open(self):
+        return self.filter(status__in=RectificationItem.OPEN_STATUSES)
+
+    def overdue(self, today=None):
+        return self.open().filter(deadline__lt=today or timezone.localdate())
+
+
+class RectificationItem(models.Model):
+    class Kind(models.TextChoices):
+        IMMEDIATE = "immediate", _("立即整改")
+        TIME_LIMITED = "time_limited", _("限期整改")
+        LONG_TERM = "long_term", _("长期坚持")
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("待整改")
+        IN_PROGRESS = "in_progress", _("整改中")
+        CLOSURE_REQUESTED = "closure_requested", _("申请销号")
+        CLOSED = "closed", _("已销号")
+        RETURNED = "returned", _("已退回")
+
+    OPEN_STATUSES = ("open", "in_progress", "closure_requested", "returned")
+
+    problem = models.ForeignKey(Problem, verbose_name=_("问题"), on_delete=models.PROTECT, related_name="items")
+    # The problem's unit, copied so the ledger filters and scopes without a join through Problem.
+    unit = models.ForeignKey(Unit, verbose_name=_("所属单位"), on_delete=models.PROTECT, related_name="items")
+    measure = models.TextField(_("整改措施"))
+    lead_unit = models.ForeignKey(Unit, verbose_name=_("牵头部门"), on_delete=models.PROTECT,
+                                  related_name="items_led")
+    cooperating_units = models.ManyToManyField(Unit, verbose_name=_("配合部门"), blank=True,
+                                               related_name="items_cooperating")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("责任人"), on_delete=models.PROTECT,
+                              related_name="items_owned")
+    kind = models.CharField(_("整改类型"), max_length=20, choices=Kind.choices, default=Kind.TIME_LIMITED)
+    status = models.CharField(_("状态"), max_length=20, choices=Status.choices, default=Status.OPEN)
+    opened_on = models.DateField(_("立项日期"), default=timezone.localdate)
+    deadline = models.DateField(_("整改时限"))
+    closed_at = models.DateTimeField(_("销号时间"), null=True, blank=True)
+    version = models.PositiveIntegerField(_("版本"), default=1, editable=False)
+    created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
+    updated_at = models.DateTimeField(_("最后变更"), default=timezone.now)
+
+    objects = RectificationItemQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("整改措施")
+        verbose_name_plural = _("整改台账")
+        ordering = ["deadline", "id"]
+        indexes = [
+            # The ledger's hot question is "what is open, by deadline": red and yellow cards.
+            models.Index(fields=["deadline"], condition=Q(status__in=["open", "in_progress", "closure_requested",
+                                                                      "returned"]),
+                         name="item_open_deadline_idx"),
+            models.Index(fields=["status", "deadline"], name="item_status_deadline_idx"),
+            models.Index(fields=["unit", "status"], name="item_unit_status_idx"),
+            models.Index(fields=["owner", "status"], name="item_owner_status_idx"),
+            models.Index(fields=["updated_at"], name="item_updated_idx"),
+            models.Index(fields=["closed_at"], name="item_closed_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=["open", "in_progress", "closure_requested", "closed",
+                                                           "returned"]),
+                                   name="item_status_valid"),
+            models.CheckConstraint(condition=Q(kind__in=["immediate", "time_limited", "long_term"]),
+                                   name="item_kind_valid"),
+            models.CheckConstraint(
+                condition=(Q(status="closed") & Q(closed_at__isnull=False)) | (~Q(status="closed") & Q(closed_at__isnull=True)),
+                name="item_closed_iff_closed_at",
+            ),
+            models.CheckConstraint(condition=Q(deadline__gte=F("opened_on")), name="item_deadline_after_opening"),
+            models.CheckConstraint(condition=Q(version__gte=1), name="item_version_positive"),
+        ]
+
+    def __str__(self):
+        return self.measure[:40]
+
+    def get_absolute_url(self):
+        return reverse("item_detail", args=[self.pk])
+
+    @property
+    def is_open(self):
+        return self.status in self.OPEN_STATUSES
+
+    def clean(self):
+        if self.deadline and self.opened_on and self.deadline < self.opened_on:
+            raise ValidationError({"deadline": _("整改时限不能早于立项日期。")})
+
+
+class ItemEvent(models.Model):
+    """The journal of an item: append-only, one row per change, written in the change's transaction."""
+
+    class Action(models.TextChoices):
+        CREATED = "created", _("列入台账")
+        PROGRESS = "progress", _("报送进展")
+        STARTED = "started", _("开始整改")
+        EXTENSION_REQUESTED = "extension_requested", _("申请延期")
+        EXTENSION_APPROVED = "extension_approved", _("同意延期")
+        EXTENSION_REJECTED = "extension_rejected", _("不同意延期")
+        CLOSURE_REQUESTED = "closure_requested", _("申请销号")
+        CLOSED = "closed", _("销号")
+        RETURNED = "returned", _("退回")
+        REOPENED = "reopened", _("重新打开（回头看）")
+        REASSIGNED = "reassigned", _("调整责任人")
+        LEAD_UNIT_CHANGED = "lead_unit_changed", _("调整牵头部门")
+        DEADLINE_SET = "deadline_set", _("调整整改时限")
+        EDITED = "edited", _("修改")
+
+    item = models.ForeignKey(RectificationItem, verbose_name=_("整改措施"), on_delete=models.PROTECT,
+                             related_name="events")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("操作人"), null=True, blank=True,
+                              on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(_("时间"), default=timezone.now)
+    action = models.CharField(_("操作"), max_length=30, choices=Action.choices)
+    from_status = models.CharField(_("原状态"), max_length=20, choices=RectificationItem.Status.choices, blank=True)
+    to_status = models.CharField(_("新状态"), max_length=20, choices=RectificationItem.Status.choices, blank=True)
+    note = models.TextField(_("说明"), blank=True)
+    data = models.JSONField(_("变更内容"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("台账日志")
+        verbose_name_plural = _("台账日志")
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["item", "at"], name="event_item_at_idx"),
+                   models.Index(fields=["action", "at"], name="event_action_at_idx")]
+
+    def __str__(self):
+        return f"{self.get_action_display()} · {timezone.localtime(self.at):%Y-%m-%d %H:%M}"
+
+    @classmethod
+    def record(cls, item, actor, action, from_status="", to_status="", note="", **data):
+        return cls.objects.create(item=item, actor=actor, action=action, from_status=from_status,
+                                  to_status=to_status, note=note, data=data)
+
+
+class ExtensionRequest(models.Model):
+    class Decision(models.TextChoices):
+        PENDING = "pending", _("待审核")
+        APPROVED = "approved", _("同意")
+        REJECTED = "rejected", _("不同意")
+
+    item = models.ForeignKey(RectificationItem, verbose_name=_("整改措施"), on_delete=models.PROTECT,
+                             related_name="extension_requests")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("申请人"), on_delete=models.PROTECT,
+                                     related_name="+")
+    requested_at = models.DateTimeField(_("申请时间"), default=timezone.now)
+    old_deadline = models.DateField(_("原整改时限"))
+    new_deadline = models.DateField(_("申请延期至"))
+    reason = models.TextField(_("延期理由"))
+    decision = models.CharField(_("审核结果"), max_length=20, choices=Decision.choices, default=Decision.PENDING)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("审核人"), null=True, blank=True,
+                                   on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(_("审核时间"), null=True, blank=True)
+    decision_note = models.TextField(_("审核意见"), blank=True)
+
+    class Meta:
+        verbose_name = _("延期申请")
+        verbose_name_plural = _("延期申请")
+        ordering = ["-requested_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(new_deadline__gt=F("old_deadline")), name="extension_moves_later"),
+            models.CheckConstraint(condition=Q(decision__in=["pending", "approved", "rejected"]),
+                                   name="extension_decision_valid"),
+            models.UniqueConstraint(fields=["item"], condition=Q(decision="pending"),
+                                    name="extension_one_pending_per_item"),
+        ]
+
+
+class ClosureRecord(models.Model):
+    """A request for closure (销号) and its review. Append-only: a review is written once."""
+
+    class Decision(models.TextChoices):
+        PENDING = "pending", _("待审核")
+        APPROVED = "approved", _("同意销号")
+        RETURNED = "returned", _("退回")
+
+    item = models.ForeignKey(RectificationItem, verbose_name=_("整改措施"), on_delete=models.PROTECT,
+                             related_name="closures")
+    submitted_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("申请人"), on_delete=models.PROTECT,
+                                     related_name="+")
+    submitted_at = models.DateTimeField(_("申请时间"), default=timezone.now)
+    evidence = models.TextField(_("整改情况及佐证说明"))
+    time_limit_before = models.PositiveIntegerField(_("整改前办理时限（工作日）"), null=True, blank=True)
+    time_limit_after = models.PositiveIntegerField(_("整改后办理时限（工作日）"), null=True, blank=True)
+    materials_before = models.PositiveIntegerField(_("整改前申请材料（件）"), null=True, blank=True)
+    materials_after = models.PositiveIntegerField(_("整改后申请材料（件）"), null=True, blank=True)
+    steps_before = models.PositiveIntegerField(_("整改前办理环节（个）"), null=True, blank=True)
+    steps_after = models.PositiveIntegerField(_("整改后办理环节（个）"), null=True, blank=True)
+    trips_before = models.PositiveIntegerField(_("整改前跑动次数"), null=True, blank=True)
+    trips_after = models.PositiveIntegerField(_("整改后跑动次数"), null=True, blank=True)
+    decision = models.CharField(_("审核结果"), max_length=20, choices=Decision.choices, default=Decision.PENDING)
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("审核人"), null=True, blank=True,
+                                    on_delete=models.PROTECT, related_name="+")
+    reviewed_at = models.DateTimeField(_("审核时间"), null=True, blank=True)
+    reason = models.TextField(_("审核意见"), blank=True)
+
+    class Meta:
+        verbose_name = _("销号记录")
+        verbose_name_plural = _("销号记录")
+        ordering = ["-submitted_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(decision__in=["pending", "approved", "returned"]),
+                                   name="closure_decision_valid"),
+            models.CheckConstraint(condition=Q(decision="pending") | Q(reviewed_by__isnull=False, reviewed_at__isnull=False),
+                                   name="closure_review_complete"),
+            models.CheckConstraint(condition=~Q(reviewed_by=F("submitted_by")), name="closure_no_self_review"),
+            models.UniqueConstraint(fields=["item"], condition=Q(decision="pending"),
+                                    name="closure_one_pending_per_item"),
+        ]
+
+    def __str__(self):
+        return f"{self.item} · {self.get_decision_display()}"
+
+    FIGURES = ("time_limit", "materials", "steps", "trips")
+
+    def improvements(self):
+        """(label, before, after) for each figure recorded on both sides."""
+        result = []
+        for name in self.FIGURES:
+            before, after = getattr(self, f"{name}_before"), getattr(self, f"{name}_after")
+            if before is not None and after is not None:
+                label = self._meta.get_field(f"{name}_before").verbose_name
+                result.append((name, str(label).replace("整改前", ""), before, after))
+        return result
+
+
+class AttachmentQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        return self.filter(_scope_q(user, "unit"))
+
+
+def attachment_path(instance, filename):
+    # A random name: the uploaded name is user input and is kept only as metadata.
+    return f"attachments/{timezone.now():%Y/%m}/{uuid.uuid4().hex}{instance.extension()}"
+
+
+class Attachment(models.Model):
+    class Kind(models.TextChoices):
+        PHOTO = "photo", _("照片")
+        DOCUMENT = "document", _("文件")
+
+    file = models.FileField(_("文件"), upload_to=attachment_path, max_length=255)
+    original_name = models.CharField(_("原文件名"), max_length=255)
+    content_type = models.CharField(_("文件类型"), max_length=100)
+    size = models.PositiveIntegerField(_("大小（字节）"))
+    kind = models.CharField(_("类别"), max_length=20, choices=Kind.choices, default=Kind.PHOTO)
+    unit = models.ForeignKey(Unit, verbose_name=_("单位"), on_delete=models.PROTECT, related_name="attachments")
+    walk = models.ForeignKey(WalkSession, null=True, blank=True, on_delete=models.PROTECT, related_name="attachments")
+    problem = models.ForeignKey(Problem, null=True, blank=True, on_delete=models.PROTECT, related_name="attachments")
+    item = models.ForeignKey(RectificationItem, null=True, blank=True, on_delete=models.PROTECT,
+                             related_name="attachments")
+    closure = models.ForeignKey(ClosureRecord, null=True, blank=True, on_delete=models.PROTECT,
+                                related_name="attachments")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("上传人"), on_delete=models.PROTECT,
+                                    related_name="+")
+    uploaded_at = models.DateTimeField(_("上传时间"), default=timezone.now)
+
+    objects = AttachmentQuerySet.as_manager()
+
+    EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "application/pdf": ".pdf",
+                  "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx",
+                  "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx"}
+
+    class Meta:
+        verbose_name = _("附件")
+        verbose_name_plural = _("附件")
+        ordering = ["uploaded_at", "id"]
+        constraints = [models.CheckConstraint(condition=Q(kind__in=["photo", "document"]), name="attachment_kind_valid")]
+
+    def __str__(self):
+        return self.original_name
+
+    def extension(self):
+        return self.EXTENSIONS.get(self.content_type, ".bin")
+
+    def get_absolute_url(self):
+        return reverse("attachment", args=[self.pk])
+
+    @property
+    def is_image(self):
+        return self.content_type.startswith("image/")
+
+
+# ---------------------------------------------------------------------------------------------
+# Notifications, saved filters, reports
+# ---------------------------------------------------------------------------------------------
+
+
+class Notification(models.Model):
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("接收人"), on_delete=models.CASCADE,
+                                  related_name="notifications")
+    item = models.ForeignKey(RectificationItem, verbose_name=_("整改措施"), null=True, blank=True,
+                             on_delete=models.CASCADE, related_name="notifications")
+    message = models.CharField(_("内容"), max_length=300)
+    url = models.CharField(_("链接"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("时间"), default=timezone.now)
+    read_at = models.DateTimeField(_("已读时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("消息")
+        verbose_name_plural = _("消息")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["recipient", "created_at"], name="notif_recipient_idx"),
+                   models.Index(fields=["recipient"], condition=Q(read_at__isnull=True), name="notif_unread_idx")]
+
+    def __str__(self):
+        return self.message
+
+
+class ReminderLog(models.Model):
+    """One row per item, kind and day: a reminder is sent once, however often the scan runs."""
+
+    class Kind(models.TextChoices):
+        DUE_3 = "due_3", _("3个工作日内到期提醒")
+        DUE_1 = "due_1", _("1个工作日内到期提醒")
+        ESCALATE = "escalate", _("逾期督办")
+
+    item = models.ForeignKey(RectificationItem, on_delete=models.CASCADE, related_name="reminders")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    day = models.DateField()
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("提醒记录")
+        verbose_name_plural = _("提醒记录")
+        constraints = [models.UniqueConstraint(fields=["item", "kind", "day"], name="reminder_once_per_day")]
+
+
+class SavedFilter(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_filters")
+    name = models.CharField(_("名称"), max_length=60)
+    query = models.CharField(_("筛选条件"), max_length=2000)
+    created_at = models.DateTimeField(_("保存时间"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("常用筛选")
+        verbose_name_plural = _("常用筛选")
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["user", "name"], name="saved_filter_unique_name")]
+
+    def __str__(self):
+        return self.name
+
+
+class ReportQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        return self.filter(_scope_q(user, "scope"))
+
+
+def report_path(instance, filename):
+    return f"reports/{instance.kind}/{instance.period}/{uuid.uuid4().hex}.xlsx"
+
+
+class Report(models.Model):
+    class Kind(models.TextChoices):
+        WEEKLY = "weekly", _("周汇总")
+        MONTHLY = "monthly", _("月通报")
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("排队中")
+        RUNNING = "running", _("生成中")
+        DONE = "done", _("已完成")
+        FAILED = "failed", _("失败")
+
+    kind = models.CharField(_("类型"), max_length=20, choices=Kind.choices)
+    period = models.CharField(_("期间"), max_length=10, help_text=_("月：2022-05；周：2022-W20"))
+    period_start = models.DateField(_("开始日期"))
+    period_end = models.DateField(_("结束日期"))
+    scope = models.ForeignKey(Unit, verbose_name=_("范围"), on_delete=models.PROTECT, related_name="reports")
+    status = models.CharField(_("状态"), max_length=20, choices=Status.choices, default=Status.QUEUED)
+    progress = models.PositiveSmallIntegerField(_("进度（%）"), default=0)
+    file = models.FileField(_("文件"), upload_to=report_path, blank=True, max_length=255)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("申请人"), null=True, blank=True,
+                                     on_delete=models.SET_NULL, related_name="+")
+    requested_at = models.DateTimeField(_("申请时间"), default=timezone.now)
+    started_at = models.DateTimeField(_("开始时间"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(_("尝试次数"), default=0)
+    error = models.TextField(_("错误信息"), blank=True)
+
+    objects = ReportQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("报表")
+        verbose_name_plural = _("报表")
+        ordering = ["-period_start", "kind"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "period", "scope"], name="report_unique_per_period_scope"),
+            models.CheckConstraint(condition=Q(status__in=["queued", "running", "done", "failed"]),
+                                   name="report_status_valid"),
+            models.CheckConstraint(condition=Q(period_end__gte=F("period_start")), name="report_period_ordered"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} {self.period} {self.scope}"

@@ -1,0 +1,3 @@
+from .views import core
+
+urlpatterns = [*core.urlpatterns]

@@ -1,0 +1,88 @@
+"""Home page per role, scoped file downloads, in-app notifications."""
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.urls import path
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from ..cards import RED, YELLOW, card_clock
+from ..models import Attachment, Notification, RectificationItem, Role
+from ..workdays import provisional_years
+from .common import get_visible_or_404
+
+
+@login_required
+def home(request):
+    user = request.user
+    clock = card_clock()
+    context = {"clock": clock}
+    if user.has_role(Role.OWNER):
+        mine = (RectificationItem.objects.filter(owner=user).open()
+                .select_related("problem", "unit", "lead_unit").order_by("deadline")[:20])
+        context["my_items"] = [(item, clock.card(item), clock.days_overdue(item)) for item in mine]
+    if user.has_role(Role.SUPERVISOR, Role.LEADER, Role.OFFICE, Role.ADMIN):
+        visible = RectificationItem.objects.visible_to(user)
+        context["scope_counts"] = {
+            "open": visible.open().count(),
+            "red": visible.filter(clock.q(RED)).count(),
+            "yellow": visible.filter(clock.q(YELLOW)).count(),
+            "closure_requested": visible.filter(status=RectificationItem.Status.CLOSURE_REQUESTED).count(),
+        }
+    if user.has_role(Role.ADMIN):
+        context["provisional_years"] = provisional_years(clock.calendar, clock.today)
+    return render(request, "ledgers/home.html", context)
+
+
+@login_required
+def attachment(request, pk):
+    item = get_visible_or_404(Attachment, request.user, pk=pk)
+    try:
+        handle = item.file.open("rb")
+    except FileNotFoundError:
+        raise Http404 from None
+    response = FileResponse(handle, content_type=item.content_type,
+                            as_attachment=not item.is_image, filename=item.original_name)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@login_required
+def notifications(request):
+    page = Paginator(Notification.objects.filter(recipient=request.user).select_related("item"), 30)
+    return render(request, "ledgers/notifications.html", {"page": page.get_page(request.GET.get("page"))})
+
+
+@login_required
+@require_POST
+def notifications_read(request):
+    Notification.objects.filter(recipient=request.user, read_at__isnull=True).update(read_at=timezone.now())
+    return redirect("notifications")
+
+
+@login_required
+def notification_open(request, pk):
+    note = get_visible_or_404_notification(request.user, pk)
+    if note.read_at is None:
+        note.read_at = timezone.now()
+        note.save(update_fields=["read_at"])
+    return redirect(note.url or "notifications")
+
+
+def get_visible_or_404_notification(user, pk):
+    try:
+        return Notification.objects.get(recipient=user, pk=pk)
+    except Notification.DoesNotExist:
+        raise Http404 from None
+
+
+urlpatterns = [
+    path("", home, name="home"),
+    path("files/<int:pk>/", attachment, name="attachment"),
+    path("notifications/", notifications, name="notifications"),
+    path("notifications/read/", notifications_read, name="notifications_read"),
+    path("notifications/<int:pk>/", notification_open, name="notification_open"),
+]
