@@ -1,3 +1,3 @@
-from .views import core
+from .views import core, ledger, reports, walks
 
-urlpatterns = [*core.urlpatterns]
+urlpatterns = [*core.urlpatterns, *walks.urlpatterns, *ledger.urlpatterns, *reports.urlpatterns]
