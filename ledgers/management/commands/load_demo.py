@@ -1,0 +1,20 @@
+from django.core.management.base import BaseCommand
+
+from ledgers.demo import DEMO_PASSWORD, USERS, load_demo
+from ledgers.models import Role
+
+
+class Command(BaseCommand):
+    help = "载入演示数据（可重复运行，不会重复创建）。Load the demo province; safe to run again."
+
+    def handle(self, *args, **options):
+        summary = load_demo()
+        self.stdout.write(self.style.SUCCESS(
+            "演示数据已就绪：{units} 个单位，{users} 个用户，{walks} 次走流程，{problems} 个问题，{items} 条整改措施".format(
+                **summary)))
+        labels = dict(Role.choices)
+        self.stdout.write(f"\n演示账号（密码均为 {DEMO_PASSWORD}）：")
+        for username, family, given, title, _code, roles in USERS:
+            role_names = "、".join(str(labels[role]) for role in roles)
+            self.stdout.write(f"  {username:<12} {family}{given}（{title}）  角色：{role_names}")
+        self.stdout.write("\n打开 http://127.0.0.1:8000/ 登录。")

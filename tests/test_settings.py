@@ -1,0 +1,47 @@
+"""Start-up with production-like environments, each in a fresh interpreter."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PRODUCTION = {
+    "DEBUG": "0",
+    "SECRET_KEY": "x" * 20 + "-production-secret-key-with-enough-entropy-0123456789",
+    "ALLOWED_HOSTS": "walkflow.example.gov.cn",
+    "CSRF_TRUSTED_ORIGINS": "https://walkflow.example.gov.cn",
+}
+
+
+def run_manage(env_overrides, *args):
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("DEBUG", "SECRET_KEY", "DATABASE_URL", "REDIS_URL", "ALLOWED_HOSTS", "MEDIA_ROOT",
+                          "DJANGO_ALLOW_ASYNC_UNSAFE")}
+    env.update(env_overrides)
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_it_stops_without_secret_key_when_debug_is_off():
+    result = run_manage({"DEBUG": "0"}, "check")
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+    assert "关闭 DEBUG 时必须提供 SECRET_KEY" in result.stderr
+
+
+@pytest.mark.parametrize("name,value", [("DEBUG", "maybe"), ("EMAIL_PORT", "twenty-five"),
+                                        ("DATABASE_URL", "mysql://root@localhost/x"),
+                                        ("REDIS_URL", "localhost:6379")])
+def test_it_names_the_variable_it_cannot_parse(name, value):
+    result = run_manage({**PRODUCTION, name: value}, "check")
+    assert result.returncode != 0
+    assert name in result.stderr
+
+
+def test_deploy_check_is_clean_with_production_variables():
+    result = run_manage(PRODUCTION, "check", "--deploy", "--fail-level", "WARNING")
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues" in result.stdout
