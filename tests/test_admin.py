@@ -1,0 +1,61 @@
+import datetime
+
+from django.test import TestCase
+from django.urls import reverse
+
+from ledgers.models import CalendarOverride, ItemEvent, Role
+from ledgers.roles import grant
+from tests.world import build_world, make_item
+
+MODELS = ["unit", "user", "calendaroverride", "serviceitem", "campaign", "subcategory", "walksession", "problem",
+          "rectificationitem", "itemevent", "closurerecord", "extensionrequest", "attachment", "notification",
+          "report"]
+
+
+class AdminTestCase(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        cls.w = build_world()
+        cls.item = make_item(cls.w)
+        cls.event = ItemEvent.record(cls.item, cls.w.carol, ItemEvent.Action.CREATED, to_status="open")
+        cls.root = cls.w.erin
+        cls.root.is_staff = cls.root.is_superuser = True
+        cls.root.save()
+
+    def test_it_lists_every_model_in_chinese(self):
+        self.client.force_login(self.root)
+        for model in MODELS:
+            response = self.client.get(reverse(f"admin:ledgers_{model}_changelist"))
+            self.assertEqual(response.status_code, 200, model)
+            self.assertContains(response, "<html lang=\"zh-hans\"", msg_prefix=model)
+
+    def test_it_warns_administrators_about_provisional_years(self):
+        self.client.force_login(self.root)
+        response = self.client.get(reverse("admin:index"))
+        self.assertContains(response, "尚无国务院办公厅节假日安排数据")
+        for year in range(2026, 2030):
+            CalendarOverride.objects.create(date=datetime.date(year, 1, 1), is_workday=False, source="通知")
+        response = self.client.get(reverse("admin:index"))
+        self.assertNotContains(response, "尚无国务院办公厅节假日安排数据")
+
+    def test_the_journal_cannot_be_changed_or_deleted(self):
+        self.client.force_login(self.root)
+        change = reverse("admin:ledgers_itemevent_change", args=[self.event.pk])
+        delete = reverse("admin:ledgers_itemevent_delete", args=[self.event.pk])
+        self.assertEqual(self.client.post(change, {"note": "改写"}).status_code, 403)
+        self.assertEqual(self.client.post(delete, {"post": "yes"}).status_code, 403)
+        self.event.refresh_from_db()
+        self.assertEqual(self.event.note, "")
+
+    def test_a_unit_administrator_sees_only_their_subtree(self):
+        w = self.w
+        other = make_item(w, problem=None, lead_unit=w.K2)
+        other.unit = w.K2
+        other.save()
+        w.dave.is_staff = True
+        w.dave.save()
+        grant(w.dave, Role.ADMIN)
+        self.client.force_login(w.dave)
+        response = self.client.get(reverse("admin:ledgers_rectificationitem_changelist"))
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(list(response.context["cl"].result_list), [other])
