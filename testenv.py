@@ -15,3 +15,4 @@ if "MEDIA_ROOT" not in os.environ:
     import tempfile
 
     os.environ["MEDIA_ROOT"] = tempfile.mkdtemp(prefix="walkflow-test-media-")
+os.environ.setdefault("AXES_ENABLED", "0")  # tests/test_security.py switches it on where it is the subject

@@ -4,6 +4,7 @@ Every variable is parsed strictly: a value that cannot be understood stops start
 message naming the variable, instead of running with a silently wrong configuration.
 """
 
+import datetime
 import os
 from pathlib import Path
 
@@ -80,6 +81,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_filters",
+    "axes",
     "ledgers",
 ]
 
@@ -92,6 +94,15 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "ledgers.middleware.SessionLifetimeMiddleware",
+    # Last, as django-axes requires: it turns a locked-out login into the lock-out page.
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "walkflow.urls"
@@ -210,7 +221,41 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_AGE = 12 * 60 * 60
+# Idle timeout: the session expires after 30 minutes without a request (every request renews it);
+# SessionLifetimeMiddleware also ends any session 12 hours after sign-in, however active.
+SESSION_COOKIE_AGE = env_int("SESSION_IDLE_MINUTES", 30, minimum=1) * 60
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_ABSOLUTE_LIFETIME = env_int("SESSION_LIFETIME_HOURS", 12, minimum=1) * 60 * 60
+
+# Brute force: 5 failures for one user name from one address lock that pair for 15 minutes.
+AXES_ENABLED = env_bool("AXES_ENABLED", True)
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "ledgers.security.client_ip"
+# The client address comes from this header only when it is configured (the reverse proxy sets it,
+# e.g. X-Real-IP); otherwise REMOTE_ADDR. A header a client can forge is never trusted by default.
+CLIENT_IP_HEADER = env_str("CLIENT_IP_HEADER", "")
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        # Chart libraries and the admin set style attributes; no inline script is ever allowed.
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "connect-src": ["'self'"],
+        "worker-src": ["'self'"],
+        "manifest-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # Celery: with REDIS_URL unset, tasks run in-process (the embedded default of `make run`).
 REDIS_URL = env_str("REDIS_URL")
