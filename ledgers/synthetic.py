@@ -114,7 +114,7 @@ class Generator:
         for user_id, unit_id in owners.values_list("id", "unit_id"):
             self.owners_by_county.setdefault(self.county_of.get(unit_id), []).append(user_id)
         self.leaders_by_county = dict(users.filter(groups__name=Role.LEADER).values_list("unit_id", "id"))
-        self.supervisor = users.filter(groups__name=Role.SUPERVISOR).values_list("id", flat=True).first()
+        self.supervisor = users.filter(groups__name=Role.SUPERVISOR, unit=root).values_list("id", flat=True).first()
         self.campaign = Campaign.objects.get(unit=root)
         self.service_items = list(ServiceItem.objects.filter(competent_unit__path__startswith=root.path)
                                   .values_list("id", flat=True))
@@ -137,9 +137,9 @@ class Generator:
             pending_users.append((User(username=username, password=password, last_name=name[0], first_name=name[1:],
                                        title=title, unit=unit), role))
 
-        supervisor_unit = create_unit(code=f"{code}-DB", name="省优化办", parent=root, level=Unit.Level.PROVINCE,
-                                      kind=Unit.Kind.DEPARTMENT)
-        person(supervisor_unit, Role.SUPERVISOR, "督查组组长")
+        # The province's own supervisor and office clerk sit at the root, so their scope is everything.
+        person(root, Role.SUPERVISOR, "省优化办督查组组长")
+        person(root, Role.OFFICE, "省优化办工作人员")
         for c, city_name in enumerate(CITY_NAMES):
             city = create_unit(code=f"{code}-{c:02d}", name=f"{city_name}（合成）", parent=root, level=Unit.Level.CITY)
             person(city, Role.SUPERVISOR, "市优化办督查科科长")
