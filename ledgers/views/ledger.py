@@ -1,1 +1,459 @@
-urlpatterns = []
+"""The rectification ledger (整改台账): the list with filters, counts, bulk actions, saved filters
+and export; the item page with the actions the user's role allows; the conflict page.
+
+The list costs the same number of queries whatever the rows: one aggregate gives the total and the
+counts per status and card, one query gives the page's rows with their relations, and the filter
+choices are read as plain value lists.
+"""
+
+from html import escape
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import FileResponse, Http404, QueryDict
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as lazy
+from django.views.decorators.http import require_POST
+
+from .. import services
+from ..cards import RED, YELLOW, card_clock
+from ..filters import DEFAULT_SORT, SORT_CHOICES, SORTS, LedgerFilter, apply_sort, scoped_items
+from ..forms import (
+    ApproveForm,
+    BulkForm,
+    ClosureRequestForm,
+    DeadlineForm,
+    ExtensionDecisionForm,
+    ExtensionRequestForm,
+    LeadUnitForm,
+    ProgressForm,
+    ReassignForm,
+    ReopenForm,
+    ReturnForm,
+    SavedFilterForm,
+)
+from ..ledger_export import OverdueDays, export_to_tempfile
+from ..models import (
+    Attachment,
+    Campaign,
+    ClosureRecord,
+    ExtensionRequest,
+    RectificationItem,
+    Role,
+    SavedFilter,
+    ServiceItem,
+    SubCategory,
+    Unit,
+)
+from .common import role_required
+
+Status = RectificationItem.Status
+MAX_SAVED_FILTERS = 50
+ANY_ROLE = tuple(Role.values)
+
+
+# ---------------------------------------------------------------------------------------------
+# The list
+# ---------------------------------------------------------------------------------------------
+
+
+def ledger_filter(request, clock):
+    """The user's scoped, filtered FilterSet, the chosen sort and the notices about ignored input."""
+    user = request.user
+    filterset = LedgerFilter(request.GET, queryset=scoped_items(user), user=user, clock=clock)
+    notices = []
+    for name, errors in filterset.form.errors.items():
+        field = filterset.form.fields.get(name)
+        label = field.label if field is not None else name
+        notices.append(_("筛选条件“%(label)s”的值“%(value)s”无法识别，已忽略。")
+                       % {"label": label, "value": str(request.GET.get(name, ""))[:40]})
+    sort = request.GET.get("sort") or DEFAULT_SORT
+    if sort not in SORTS:
+        notices.append(_("排序方式无法识别，已按整改时限排序。"))
+        sort = DEFAULT_SORT
+    return filterset, sort, notices
+
+
+def _query(filterset, sort):
+    pairs = filterset.valid_params()
+    if sort != DEFAULT_SORT:
+        pairs.append(("sort", sort))
+    return urlencode(pairs)
+
+
+def _counts(queryset, clock):
+    """Total and counts per status and card for the filtered set, in one aggregate query."""
+    aggregates = {"total": Count("pk"), "red": Count("pk", filter=clock.q(RED)),
+                  "yellow": Count("pk", filter=clock.q(YELLOW))}
+    for value in Status.values:
+        aggregates[f"status_{value}"] = Count("pk", filter=Q(status=value))
+    counts = queryset.order_by().aggregate(**aggregates)
+    counts["statuses"] = [(value, label, counts[f"status_{value}"]) for value, label in Status.choices]
+    return counts
+
+
+ROW_RELATIONS = ("problem", "problem__subcategory", "unit", "lead_unit", "owner")
+
+
+def _page(queryset, total, number):
+    """A page whose count comes from the aggregate already computed, so the paginator never runs
+    its own COUNT(*). The page is read in two steps: the sorted ids alone (a narrow top-N sort),
+    then those rows with their relations, instead of sorting every wide joined row."""
+    paginator = Paginator(queryset.values_list("pk", flat=True), settings.LEDGER_PAGE_SIZE)
+    paginator.__dict__["count"] = total  # Paginator.count is a cached_property
+    page = paginator.get_page(number)
+    ids = list(page.object_list)
+    rows = RectificationItem.objects.filter(pk__in=ids).select_related(*ROW_RELATIONS).in_bulk() if ids else {}
+    page.object_list = [rows[pk] for pk in ids if pk in rows]
+    return page
+
+
+def _choices(user):
+    """Filter choices as plain value lists, one light query each. A province has thousands of
+    units and owners: their <option>s are written here in one pass, not by a template loop."""
+    units = list(Unit.objects.subtree(user.unit).values_list("pk", "name", "depth")) if user.unit_id else []
+    top = min((depth for _pk, _name, depth in units), default=0)
+    return {
+        "campaigns": list(Campaign.objects.visible_to(user).values_list("pk", "name")),
+        "units": [(pk, "\u3000" * (depth - top) + name) for pk, name, depth in units],
+        "owners": [(pk, f"{last}{first}".strip() or username) + ((f"（{unit}）",) if unit else ())
+                   for pk, last, first, username, unit in services.assignable_owners(user)
+                   .values_list("pk", "last_name", "first_name", "username", "unit__name")],
+        "service_items": list(ServiceItem.objects.visible_to(user).values_list("pk", "name")),
+        "subcategories": list(SubCategory.objects.filter(is_active=True).values_list("pk", "name", "category")),
+    }
+
+
+def _options(choices, selected=""):
+    """<option> elements for (value, label, *more label) tuples; labels and values escaped."""
+    parts = []
+    for value, *label in choices:
+        value = str(value)
+        mark = " selected" if value == selected else ""
+        parts.append(f'<option value="{escape(value)}"{mark}>{escape("".join(str(x) for x in label))}</option>')
+    return mark_safe("".join(parts))
+
+
+@login_required
+@role_required(*ANY_ROLE)
+def ledger(request):
+    user = request.user
+    clock = card_clock()
+    filterset, sort, notices = ledger_filter(request, clock)
+    queryset = filterset.qs
+    counts = _counts(queryset, clock)
+    page = _page(apply_sort(queryset, sort), counts["total"], request.GET.get("page"))
+    overdue = OverdueDays(clock)
+    rows = [(item, clock.card(item), overdue(item.status, item.deadline)) for item in page.object_list]
+    query = _query(filterset, sort)
+    values = {name: str(value) for name, value in filterset.valid_params()}
+    choices = _choices(user)
+    options = {name: _options(choices[key], values.get(name, "")) for name, key in (
+        ("campaign", "campaigns"), ("unit", "units"), ("lead_unit", "units"), ("owner", "owners"),
+        ("service_item", "service_items"))}
+    options["bulk_owner"] = _options(choices["owners"])
+    context = {
+        "filter": filterset, "form": filterset.form, "counts": counts, "page": page, "rows": rows,
+        "query": query, "sort": sort, "sort_choices": SORT_CHOICES, "notices": notices, "clock": clock,
+        "choices": choices, "options": options, "status_choices": filterset.form.fields["status"].choices,
+        "card_choices": filterset.form.fields["card"].choices,
+        "category_choices": filterset.form.fields["category"].choices,
+        "source_choices": filterset.form.fields["source"].choices,
+        "values": values,
+        "saved_filters": list(SavedFilter.objects.filter(user=user).values_list("pk", "name", "query")),
+        "is_supervisor": user.has_role(Role.SUPERVISOR),
+        "bulk_actions": BulkForm.ACTIONS,
+    }
+    return render(request, "ledgers/ledger/list.html", context)
+
+
+@login_required
+@role_required(*ANY_ROLE)
+def ledger_export(request):
+    clock = card_clock()
+    filterset, sort, _notices = ledger_filter(request, clock)
+    handle = export_to_tempfile(apply_sort(filterset.qs, sort), clock)
+    filename = _("整改台账-%(day)s.xlsx") % {"day": f"{timezone.localdate():%Y%m%d}"}
+    return FileResponse(handle, as_attachment=True, filename=filename,
+                        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+def _clean_query(raw):
+    """Keep only the ledger's own parameters in a saved or forwarded query string."""
+    allowed = set(LedgerFilter.base_filters) | {"sort"}
+    data = QueryDict(raw or "")
+    return urlencode([(key, data.get(key)) for key in data if key in allowed and data.get(key)])[:2000]
+
+
+def _back_to_ledger(raw_query):
+    query = _clean_query(raw_query)
+    return redirect(f"{reverse('ledger')}?{query}" if query else reverse("ledger"))
+
+
+@login_required
+@require_POST
+@role_required(Role.SUPERVISOR)
+def ledger_bulk(request):
+    form = BulkForm(request.POST, actor=request.user)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, error)
+        return _back_to_ledger(request.POST.get("query"))
+    data = form.cleaned_data
+    action, note = data["action"], data["note"]
+    kwargs = {"note": note}
+    if action == "reassign":
+        kwargs["owner"] = data["owner"]
+    elif action == "deadline":
+        kwargs["deadline"] = data["deadline"]
+    done, refused = services.run_bulk(request.user, data["items"], action, **kwargs)
+    if done:
+        messages.success(request, _("%(label)s：已处理 %(n)s 条。") % {"label": dict(BulkForm.ACTIONS)[action],
+                                                                   "n": len(done)})
+    for item_id, reason in refused[:20]:
+        messages.error(request, _("编号 %(id)s 未处理：%(reason)s") % {"id": item_id, "reason": reason})
+    if len(refused) > 20:
+        messages.error(request, _("另有 %(n)s 条未处理。") % {"n": len(refused) - 20})
+    return _back_to_ledger(request.POST.get("query"))
+
+
+@login_required
+@require_POST
+@role_required(*ANY_ROLE)
+def saved_filter_save(request):
+    form = SavedFilterForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("请填写常用筛选的名称（不超过60字）。"))
+        return _back_to_ledger(request.POST.get("query"))
+    name, query = form.cleaned_data["name"].strip(), _clean_query(form.cleaned_data["query"])
+    mine = SavedFilter.objects.filter(user=request.user)
+    if not mine.filter(name=name).exists() and mine.count() >= MAX_SAVED_FILTERS:
+        messages.error(request, _("常用筛选最多保存 %(n)s 个，请先删除不用的。") % {"n": MAX_SAVED_FILTERS})
+        return _back_to_ledger(query)
+    SavedFilter.objects.update_or_create(user=request.user, name=name, defaults={"query": query})
+    messages.success(request, _("已保存常用筛选“%(name)s”。") % {"name": name})
+    return _back_to_ledger(query)
+
+
+@login_required
+@require_POST
+def saved_filter_delete(request, pk):
+    saved = get_object_or_404(SavedFilter, user=request.user, pk=pk)
+    saved.delete()
+    messages.success(request, _("已删除常用筛选“%(name)s”。") % {"name": saved.name})
+    return redirect("ledger")
+
+
+# ---------------------------------------------------------------------------------------------
+# The item page and its actions
+# ---------------------------------------------------------------------------------------------
+
+
+def _owner_of(user, item):
+    return user.has_role(Role.OWNER) and item.owner_id == user.pk
+
+
+# action -> (who may do it, form class, needs actor, service call, success message)
+ACTIONS = {
+    "progress": ("owner", ProgressForm, False,
+                 lambda user, pk, form: services.add_progress(user, pk, note=form.cleaned_data["note"],
+                                                              version=form.cleaned_data["version"]),
+                 lazy("进展已报送。")),
+    "extension": ("owner", ExtensionRequestForm, False,
+                  lambda user, pk, form: services.request_extension(
+                      user, pk, new_deadline=form.cleaned_data["new_deadline"], reason=form.cleaned_data["reason"],
+                      version=form.cleaned_data["version"]),
+                  lazy("延期申请已提交，等待督办人员审核。")),
+    "closure": ("owner", ClosureRequestForm, False,
+                lambda user, pk, form: services.request_closure(
+                    user, pk, evidence=form.cleaned_data["evidence"], files=form.cleaned_data["files"],
+                    figures=form.figures(), version=form.cleaned_data["version"]),
+                lazy("销号申请已提交，等待督办人员审核。")),
+    "approve": ("supervisor", ApproveForm, False,
+                lambda user, pk, form: services.approve_closure(user, pk, note=form.cleaned_data["note"],
+                                                                version=form.cleaned_data["version"]),
+                lazy("已同意销号。")),
+    "return": ("supervisor", ReturnForm, False,
+               lambda user, pk, form: services.return_closure(user, pk, reason=form.cleaned_data["reason"],
+                                                              version=form.cleaned_data["version"]),
+               lazy("已退回销号申请。")),
+    "decide-extension": ("supervisor", ExtensionDecisionForm, False,
+                         lambda user, pk, form: services.decide_extension(
+                             user, pk, approve=form.cleaned_data["decision"] == "approve",
+                             note=form.cleaned_data["note"], version=form.cleaned_data["version"]),
+                         lazy("延期申请已审核。")),
+    "reassign": ("supervisor", ReassignForm, True,
+                 lambda user, pk, form: services.reassign_owner(user, pk, owner=form.cleaned_data["owner"],
+                                                                note=form.cleaned_data["note"],
+                                                                version=form.cleaned_data["version"]),
+                 lazy("责任人已调整。")),
+    "lead-unit": ("supervisor", LeadUnitForm, True,
+                  lambda user, pk, form: services.change_lead_unit(
+                      user, pk, lead_unit=form.cleaned_data["lead_unit"], note=form.cleaned_data["note"],
+                      version=form.cleaned_data["version"]),
+                  lazy("牵头部门已调整。")),
+    "deadline": ("supervisor", DeadlineForm, False,
+                 lambda user, pk, form: services.set_deadline(user, pk, deadline=form.cleaned_data["deadline"],
+                                                              note=form.cleaned_data["note"],
+                                                              version=form.cleaned_data["version"]),
+                 lazy("整改时限已调整。")),
+    "reopen": ("supervisor", ReopenForm, False,
+               lambda user, pk, form: services.reopen(user, pk, reason=form.cleaned_data["reason"],
+                                                      deadline=form.cleaned_data["deadline"],
+                                                      version=form.cleaned_data["version"]),
+               lazy("整改措施已重新打开。")),
+}
+
+
+# action -> (heading, button, button style)
+ACTION_LABELS = {
+    "progress": (lazy("报送整改进展（调度）"), lazy("报送进展"), "primary"),
+    "closure": (lazy("申请销号"), lazy("提交销号申请"), "primary"),
+    "extension": (lazy("申请延期"), lazy("提交延期申请"), ""),
+    "approve": (lazy("同意销号"), lazy("同意销号"), "primary"),
+    "return": (lazy("退回销号申请"), lazy("退回"), "danger"),
+    "decide-extension": (lazy("审核延期申请"), lazy("提交审核结果"), "primary"),
+    "deadline": (lazy("调整整改时限"), lazy("保存时限"), ""),
+    "reassign": (lazy("调整责任人"), lazy("保存责任人"), ""),
+    "lead-unit": (lazy("调整牵头部门"), lazy("保存牵头部门"), ""),
+    "reopen": (lazy("重新打开（回头看发现问题）"), lazy("重新打开"), "danger"),
+}
+
+
+def _blank_form(action, item, user):
+    who, form_class, needs_actor, _run_it, _message = ACTIONS[action]
+    kwargs = {"actor": user} if needs_actor else {}
+    initial = {"version": item.version}
+    if action == "deadline":
+        initial["deadline"] = item.deadline
+    return form_class(initial=initial, prefix=action, **kwargs)
+
+
+def _available_actions(user, item, pending_closure, pending_extension):
+    """The actions this user may take on the item in its current state (the services check again)."""
+    actions = []
+    if _owner_of(user, item) and item.status in services.WORKING:
+        actions += ["progress", "closure"]
+        if pending_extension is None:
+            actions.append("extension")
+    if services.supervises(user, item):
+        if pending_closure is not None and pending_closure.submitted_by_id != user.pk:
+            actions += ["approve", "return"]
+        if item.is_open:
+            if pending_extension is not None and pending_extension.requested_by_id != user.pk:
+                actions.append("decide-extension")
+            actions += ["deadline", "reassign", "lead-unit"]
+        if item.status == Status.CLOSED:
+            actions.append("reopen")
+    return actions
+
+
+def _item_context(request, item, bound=None):
+    user = request.user
+    clock = card_clock()
+    problem = item.problem
+    closures = list(item.closures.select_related("submitted_by", "reviewed_by"))
+    extensions = list(item.extension_requests.select_related("requested_by", "decided_by"))
+    pending_closure = next((c for c in closures if c.decision == ClosureRecord.Decision.PENDING), None)
+    pending_extension = next((e for e in extensions if e.decision == ExtensionRequest.Decision.PENDING), None)
+    own_files = Q(problem=problem) | Q(item=item)
+    if problem.walk_id:
+        own_files |= Q(walk_id=problem.walk_id)
+    # Only files the user may open: the download view checks the same scope.
+    files = list(Attachment.objects.visible_to(user).filter(own_files))
+    photos = [a for a in files if a.closure_id is None]
+    for closure in closures:
+        closure.visible_files = [a for a in files if a.closure_id == closure.pk]
+    actions = _available_actions(user, item, pending_closure, pending_extension)
+    forms = [(action, *ACTION_LABELS[action], (bound or {}).get(action) or _blank_form(action, item, user))
+             for action in actions]
+    return {
+        "item": item, "problem": problem, "walk": problem.walk, "card": clock.card(item),
+        "days_overdue": clock.days_overdue(item), "events": item.events.select_related("actor"),
+        "closures": closures, "extensions": extensions, "pending_closure": pending_closure,
+        "pending_extension": pending_extension, "photos": photos,
+        "forms": forms, "cooperating_units": list(item.cooperating_units.all()),
+        "upload_max": settings.UPLOAD_MAX_BYTES,
+    }
+
+
+def _visible_item(user, pk):
+    queryset = RectificationItem.objects.visible_to(user).select_related(
+        "problem", "problem__walk", "problem__walk__service_item", "problem__walk__leader", "problem__campaign",
+        "problem__service_item", "problem__subcategory", "problem__responsible_unit", "unit", "lead_unit", "owner")
+    return get_object_or_404(queryset, pk=pk)
+
+
+@login_required
+def item_detail(request, pk):
+    item = _visible_item(request.user, pk)
+    return render(request, "ledgers/ledger/item.html", _item_context(request, item))
+
+
+@login_required
+@require_POST
+def item_action(request, pk, action):
+    if action not in ACTIONS:
+        raise Http404
+    user = request.user
+    item = _visible_item(user, pk)
+    who, form_class, needs_actor, run, success = ACTIONS[action]
+    allowed = _owner_of(user, item) if who == "owner" else services.supervises(user, item)
+    if not allowed:
+        raise PermissionDenied
+    kwargs = {"actor": user} if needs_actor else {}
+    form = form_class(request.POST, request.FILES, prefix=action, **kwargs)
+    if not form.is_valid():
+        messages.error(request, _("提交的内容有误，请按提示修改。"))
+        return render(request, "ledgers/ledger/item.html", _item_context(request, item, {action: form}), status=400)
+    try:
+        run(user, item.pk, form)
+    except RectificationItem.DoesNotExist:
+        raise Http404 from None
+    except services.StaleItem as stale:
+        return _conflict(request, stale, form)
+    except services.Refused as refused:
+        messages.error(request, refused.message)
+        return redirect(item)
+    messages.success(request, success)
+    return redirect(item)
+
+
+def _conflict(request, stale, form):
+    """Nothing was written: show what changed since the user's page was loaded, and what they
+    submitted, so they can redo it on the current version."""
+    item = _visible_item(request.user, stale.item.pk)
+    submitted = []
+    for name, field in form.fields.items():
+        if name == "version" or name == "files":
+            continue
+        value = form.cleaned_data.get(name)
+        if value not in (None, "", []):
+            if hasattr(field, "choices") and not hasattr(value, "pk"):
+                value = dict(field.choices).get(value, value)
+            submitted.append((field.label, value))
+    had_files = bool(form.cleaned_data.get("files"))
+    context = {"item": item, "events": services.events_since(item, stale.version), "submitted": submitted,
+               "had_files": had_files, "stale_version": stale.version}
+    return render(request, "ledgers/ledger/conflict.html", context, status=409)
+
+
+urlpatterns = [
+    path("ledger/", ledger, name="ledger"),
+    path("ledger/export/", ledger_export, name="ledger_export"),
+    path("ledger/bulk/", ledger_bulk, name="ledger_bulk"),
+    path("ledger/filters/", saved_filter_save, name="saved_filter_save"),
+    path("ledger/filters/<int:pk>/delete/", saved_filter_delete, name="saved_filter_delete"),
+    path("items/<int:pk>/", item_detail, name="item_detail"),
+    path("items/<int:pk>/<slug:action>/", item_action, name="item_action"),
+]

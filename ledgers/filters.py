@@ -1,0 +1,121 @@
+"""The ledger's filters. The FilterSet only narrows a queryset the caller has already scoped with
+`RectificationItem.objects.visible_to(user)`; the choice querysets below are scoped too, so a
+unit, owner or campaign outside the user's reach is an invalid value, dropped with a message."""
+
+import django_filters
+from django import forms
+from django.db.models import Case, IntegerField, Q, Value, When
+from django.utils.translation import gettext_lazy as _
+
+from .cards import CARD_CHOICES, NONE, RED, YELLOW
+from .models import Campaign, Problem, RectificationItem, Role, ServiceItem, SubCategory, Unit, User
+
+
+def scoped_items(user):
+    """Exactly `RectificationItem.objects.visible_to(user)` (a test holds them equal), written as
+    `unit_id IN (subtree)` subqueries instead of OR-ed conditions on two joined unit tables: on
+    100,000 items PostgreSQL then filters one table with a hashed subplan instead of joining and
+    sorting every row (province-wide page ids 70 ms -> 35 ms, counts 114 ms -> 37 ms)."""
+    if not user.is_authenticated:
+        return RectificationItem.objects.none()
+    path = user.unit_path()
+    if path is None:
+        return RectificationItem.objects.filter(owner_id=user.pk)
+    subtree = Unit.objects.filter(path__startswith=path).values("pk")
+    return RectificationItem.objects.filter(Q(unit_id__in=subtree) | Q(lead_unit_id__in=subtree) | Q(owner_id=user.pk))
+
+OPEN_ALL = "open_all"
+STATUS_CHOICES = [(OPEN_ALL, _("未销号（全部）")), *RectificationItem.Status.choices]
+
+SORTS = {
+    "deadline": (_("整改时限（早→晚）"), ["deadline", "id"]),
+    "-deadline": (_("整改时限（晚→早）"), ["-deadline", "-id"]),
+    "overdue": (_("逾期天数（多→少）"), None),  # see sort_overdue
+    "unit": (_("所属单位"), ["unit__path", "deadline", "id"]),
+    "-updated": (_("最后变更（新→旧）"), ["-updated_at", "-id"]),
+}
+SORT_CHOICES = [(key, label) for key, (label, _order) in SORTS.items()]
+DEFAULT_SORT = "deadline"
+
+
+def sort_overdue(queryset):
+    # Days overdue grow as the deadline gets older, so for open items "most overdue first" is
+    # "earliest deadline first" and needs no per-row calendar arithmetic in SQL; closed items last.
+    rank = Case(When(status__in=RectificationItem.OPEN_STATUSES, then=Value(0)), default=Value(1),
+                output_field=IntegerField())
+    return queryset.alias(closed_rank=rank).order_by("closed_rank", "deadline", "id")
+
+
+def apply_sort(queryset, sort):
+    if sort == "overdue":
+        return sort_overdue(queryset)
+    return queryset.order_by(*SORTS.get(sort, SORTS[DEFAULT_SORT])[1])
+
+
+class LedgerFilter(django_filters.FilterSet):
+    campaign = django_filters.ModelChoiceFilter(field_name="problem__campaign", label=_("专项行动"),
+                                                queryset=Campaign.objects.none())
+    unit = django_filters.ModelChoiceFilter(label=_("所属单位（含下级）"), queryset=Unit.objects.none(),
+                                            method="filter_unit")
+    category = django_filters.ChoiceFilter(field_name="problem__category", label=_("问题类别"),
+                                           choices=Problem.Category.choices)
+    subcategory = django_filters.ModelChoiceFilter(field_name="problem__subcategory", label=_("细分类"),
+                                                   queryset=SubCategory.objects.all())
+    source = django_filters.ChoiceFilter(field_name="problem__source", label=_("问题来源"),
+                                         choices=Problem.Source.choices)
+    status = django_filters.ChoiceFilter(label=_("状态"), choices=STATUS_CHOICES, method="filter_status")
+    owner = django_filters.ModelChoiceFilter(label=_("责任人"), queryset=User.objects.none())
+    lead_unit = django_filters.ModelChoiceFilter(label=_("牵头部门"), queryset=Unit.objects.all())
+    service_item = django_filters.ModelChoiceFilter(field_name="problem__service_item", label=_("涉及事项"),
+                                                    queryset=ServiceItem.objects.none())
+    deadline_from = django_filters.DateFilter(field_name="deadline", lookup_expr="gte", label=_("时限起"),
+                                              widget=forms.DateInput(attrs={"type": "date"}))
+    deadline_to = django_filters.DateFilter(field_name="deadline", lookup_expr="lte", label=_("时限止"),
+                                            widget=forms.DateInput(attrs={"type": "date"}))
+    card = django_filters.ChoiceFilter(label=_("红黄牌"), choices=CARD_CHOICES, method="filter_card")
+    q = django_filters.CharFilter(label=_("关键词"), method="search", max_length=100)
+
+    class Meta:
+        model = RectificationItem
+        fields = []
+
+    def __init__(self, data=None, queryset=None, *, user, clock, **kwargs):
+        super().__init__(data, queryset, **kwargs)
+        self.user, self.clock = user, clock
+        fields = self.form.fields
+        fields["campaign"].queryset = Campaign.objects.visible_to(user)
+        fields["unit"].queryset = Unit.objects.subtree(user.unit) if user.unit_id else Unit.objects.none()
+        fields["owner"].queryset = User.objects.visible_to(user).filter(groups__name=Role.OWNER.value)
+        fields["service_item"].queryset = ServiceItem.objects.visible_to(user)
+
+    def filter_unit(self, queryset, name, unit):
+        return queryset.filter(unit__path__startswith=unit.path)
+
+    def filter_status(self, queryset, name, value):
+        if value == OPEN_ALL:
+            return queryset.filter(status__in=RectificationItem.OPEN_STATUSES)
+        return queryset.filter(status=value)
+
+    def filter_card(self, queryset, name, value):
+        if value in (RED, YELLOW, NONE):
+            return queryset.filter(self.clock.q(value))
+        return queryset
+
+    def search(self, queryset, name, value):
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(Q(problem__description__icontains=value) | Q(measure__icontains=value))
+
+    def valid_params(self):
+        """The submitted parameters whose values were understood, as (name, value) pairs, for the
+        links the page builds (pages, sorting, export, saved filters)."""
+        errors = self.form.errors
+        pairs = []
+        for name, field in self.form.fields.items():
+            if name in errors:
+                continue
+            value = self.data.get(name, "")
+            if value not in ("", None):
+                pairs.append((name, value))
+        return pairs

@@ -1,0 +1,175 @@
+"""The ledger as an xlsx file, written with openpyxl's write-only mode.
+
+Rows stream from the database (`iterator()`) into a write-only sheet that openpyxl spools to a
+temporary file, so memory stays flat whatever the number of rows. Per item, the latest progress
+note comes from a correlated subquery, and the latest approved closure's figures from one query per
+chunk of rows: no query per row.
+"""
+
+import datetime
+import tempfile
+
+from django.db.models import OuterRef, Subquery
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+from .cards import CARD_LABELS, NONE, RED, YELLOW
+from .models import ClosureRecord, ItemEvent, Problem, RectificationItem
+from .xlsx import display_width, text_cell
+
+CHUNK = 2000
+MAX_WIDTH = 60
+
+
+class OverdueDays:
+    """Working days overdue for many deadlines with one walk over the calendar.
+
+    `CardClock.days_overdue` walks from each deadline to today; for a page or an export with many
+    old deadlines that repeats the same days thousands of times. Here the count of working days in
+    (day, today] is filled in backwards from today once, and every deadline is a dictionary lookup.
+    """
+
+    def __init__(self, clock):
+        self.clock = clock
+        self._after = {clock.today: 0}  # day -> working days in (day, today]
+        self._earliest = clock.today
+
+    def __call__(self, status, deadline):
+        if status not in RectificationItem.OPEN_STATUSES or deadline >= self.clock.today:
+            return 0
+        while self._earliest > deadline:
+            day = self._earliest
+            previous = day - datetime.timedelta(days=1)
+            self._after[previous] = self._after[day] + (1 if self.clock.calendar.is_workday(day) else 0)
+            self._earliest = previous
+        return self._after[deadline]
+
+
+def card_of(clock, status, deadline):
+    if status not in RectificationItem.OPEN_STATUSES:
+        return NONE
+    if deadline < clock.today:
+        return RED
+    if deadline <= clock.yellow_until:
+        return YELLOW
+    return NONE
+
+
+def _labels(choices):
+    return {key: str(label) for key, label in choices}
+
+
+def _local(value):
+    # openpyxl refuses time-zone-aware datetimes; the spreadsheet shows Beijing time.
+    return timezone.localtime(value).replace(tzinfo=None) if value else None
+
+
+def columns():
+    """(header, width) per column; widths fixed up front since write-only sheets cannot resize later."""
+    figure_headers = [str(ClosureRecord._meta.get_field(f"{name}_{side}").verbose_name)
+                      for name in ClosureRecord.FIGURES for side in ("before", "after")]
+    spec = [(_("编号"), 8), (_("专项行动"), 30), (_("所属单位"), 20), (_("问题描述"), MAX_WIDTH),
+            (_("问题类别"), 14), (_("细分类"), 18), (_("问题来源"), 14), (_("涉及事项"), 30),
+            (_("整改措施"), MAX_WIDTH), (_("牵头部门"), 24), (_("责任人"), 10), (_("整改类型"), 10),
+            (_("状态"), 10), (_("立项日期"), 12), (_("整改时限"), 12), (_("红黄牌"), 14),
+            (_("逾期工作日"), 10), (_("销号时间"), 18), (_("最后变更"), 18), (_("最新进展"), MAX_WIDTH),
+            (_("最新进展时间"), 18)]
+    spec += [(header, 10) for header in figure_headers]
+    return [(header, min(MAX_WIDTH, max(width, display_width(header) + 2))) for header, width in spec]
+
+
+def export_rows(queryset):
+    """Plain rows (tuples of values and row-kind markers) for the workbook, chunk by chunk."""
+    progress = ItemEvent.objects.filter(item=OuterRef("pk"), action=ItemEvent.Action.PROGRESS).order_by("-at", "-id")
+    closure = ClosureRecord.objects.filter(item=OuterRef("pk"), decision=ClosureRecord.Decision.APPROVED)
+    rows = (queryset.annotate(latest_note=Subquery(progress.values("note")[:1]),
+                              latest_note_at=Subquery(progress.values("at")[:1]),
+                              latest_closure=Subquery(closure.order_by("-reviewed_at", "-id").values("id")[:1]))
+            .values_list("pk", "problem__campaign__name", "unit__name", "problem__description", "problem__category",
+                         "problem__subcategory__name", "problem__source", "problem__service_item__name", "measure",
+                         "lead_unit__name", "owner__last_name", "owner__first_name", "owner__username", "kind",
+                         "status", "opened_on", "deadline", "closed_at", "updated_at", "latest_note",
+                         "latest_note_at", "latest_closure"))
+    chunk = []
+    for row in rows.iterator(chunk_size=CHUNK):
+        chunk.append(row)
+        if len(chunk) >= CHUNK:
+            yield from _with_figures(chunk)
+            chunk = []
+    if chunk:
+        yield from _with_figures(chunk)
+
+
+def _with_figures(chunk):
+    figure_fields = [f"{name}_{side}" for name in ClosureRecord.FIGURES for side in ("before", "after")]
+    ids = [row[-1] for row in chunk if row[-1] is not None]
+    figures = {}
+    if ids:
+        figures = {values[0]: values[1:] for values in
+                   ClosureRecord.objects.filter(pk__in=ids).values_list("pk", *figure_fields)}
+    empty = (None,) * len(figure_fields)
+    for row in chunk:
+        yield row, figures.get(row[-1], empty)
+
+
+def write_workbook(queryset, clock, target):
+    """Write the ledger rows of `queryset` to `target` (a path or a binary file object)."""
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(_("整改台账"))
+    spec = columns()
+    for index, (_header, width) in enumerate(spec, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = width
+    sheet.freeze_panes = "A2"
+    header_font, header_fill = Font(bold=True), PatternFill("solid", fgColor="EEF1F5")
+    wrap = Alignment(vertical="top", wrap_text=False)
+    header = []
+    for title, _width in spec:
+        cell = text_cell(sheet, title)
+        cell.font, cell.fill, cell.alignment = header_font, header_fill, wrap
+        header.append(cell)
+    sheet.append(header)
+
+    categories, sources = _labels(Problem.Category.choices), _labels(Problem.Source.choices)
+    kinds, statuses = _labels(RectificationItem.Kind.choices), _labels(RectificationItem.Status.choices)
+    cards = {key: str(label) for key, label in CARD_LABELS.items()}
+    cards[NONE] = ""
+    overdue = OverdueDays(clock)
+
+    def date_cell(value, fmt):
+        if value is None:
+            return None
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.number_format = fmt
+        return cell
+
+    count = 0
+    for row, figures in export_rows(queryset):
+        (pk, campaign, unit, description, category, subcategory, source, service_item, measure, lead_unit,
+         last_name, first_name, username, kind, status, opened_on, deadline, closed_at, updated_at, note,
+         note_at, _closure) = row
+        owner = f"{last_name}{first_name}".strip() or username
+        sheet.append([
+            pk, text_cell(sheet, campaign), text_cell(sheet, unit), text_cell(sheet, description),
+            categories.get(category, category), text_cell(sheet, subcategory), sources.get(source, source),
+            text_cell(sheet, service_item), text_cell(sheet, measure), text_cell(sheet, lead_unit),
+            text_cell(sheet, owner), kinds.get(kind, kind), statuses.get(status, status),
+            date_cell(opened_on, "yyyy-mm-dd"), date_cell(deadline, "yyyy-mm-dd"),
+            cards[card_of(clock, status, deadline)], overdue(status, deadline),
+            date_cell(_local(closed_at), "yyyy-mm-dd hh:mm"), date_cell(_local(updated_at), "yyyy-mm-dd hh:mm"),
+            text_cell(sheet, note), date_cell(_local(note_at), "yyyy-mm-dd hh:mm"), *figures,
+        ])
+        count += 1
+    workbook.save(target)
+    return count
+
+
+def export_to_tempfile(queryset, clock):
+    """The workbook in an anonymous temporary file, rewound; the caller streams and closes it."""
+    handle = tempfile.TemporaryFile(suffix=".xlsx")
+    write_workbook(queryset, clock, handle)
+    handle.seek(0)
+    return handle
