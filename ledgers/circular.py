@@ -1,0 +1,463 @@
+"""The monthly circular (月通报) and the weekly summary (周汇总) as openpyxl workbooks.
+
+The whole workbook is written in write-only mode: rows stream to disk as they are produced, so
+a province's list of 100,000 problems costs no more memory than a county's. Write-only sheets
+still carry everything a printed circular needs (merged title rows, frozen headers, column
+widths, A4 landscape fitted to the page width, header rows repeated on every page), as long as
+those are set before the first row is appended. Every text cell goes through
+`ledgers.xlsx.protect`; numbers are written as numbers, never as formulas.
+"""
+
+import io
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from openpyxl import Workbook
+from openpyxl.cell import Cell, WriteOnlyCell
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.styles.cell_style import StyleArray
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.page import PageMargins
+from openpyxl.worksheet.properties import PageSetupProperties
+from openpyxl.worksheet.worksheet import Worksheet
+
+from .models import Problem, RectificationItem, Report
+from .reports import (
+    WorkdayIndex,
+    chinese_date,
+    compute_figures,
+    earliest_overdue_deadline,
+    new_problems,
+    overdue_items,
+    period_closures,
+)
+from .workdays import WorkCalendar
+from .xlsx import display_width, protect
+
+CAMPAIGN = "走流程、解难题、优服务"
+FONT = "宋体"
+
+
+@dataclass
+class Column:
+    label: str
+    kind: str = "int"  # text, center, int, pct, dec, date, datetime
+    width: float = None
+    group: str = None
+
+
+class Styles:
+    """Cell styles made once per workbook; each cell gets a copy of one of these style arrays,
+    which is much cheaper than assigning fonts and borders cell by cell."""
+
+    def __init__(self, sheet):
+        thin = Side(style="thin", color="000000")
+        box = Border(left=thin, right=thin, top=thin, bottom=thin)
+
+        def make(size=10, bold=False, horizontal="center", wrap=True, fmt=None, border=box, fill=None):
+            cell = WriteOnlyCell(sheet)
+            cell.font = Font(name=FONT, size=size, bold=bold)
+            cell.alignment = Alignment(horizontal=horizontal, vertical="center", wrap_text=wrap)
+            if border is not None:
+                cell.border = border
+            if fill is not None:
+                cell.fill = fill
+            if fmt is not None:
+                cell.number_format = fmt
+            return StyleArray(cell._style)
+
+        grey = PatternFill("solid", fgColor="F2F2F2")
+        self.title = make(size=16, bold=True, border=None, wrap=False)
+        self.subtitle = make(size=11, horizontal="left", border=None, wrap=False)
+        self.note = make(size=10, horizontal="left", border=None)
+        self.section = make(size=12, bold=True, horizontal="left", border=None, wrap=False)
+        self.header = make(size=10, bold=True, fill=grey)
+        self.body = {
+            "text": make(horizontal="left"),
+            "center": make(),
+            "int": make(horizontal="right", fmt="0"),
+            "pct": make(horizontal="right", fmt="0.0%"),
+            "dec": make(horizontal="right", fmt="0.0"),
+            "date": make(fmt="yyyy-mm-dd"),
+            "datetime": make(fmt="yyyy-mm-dd hh:mm"),
+        }
+        self.bold = {
+            "text": make(bold=True, horizontal="left", fill=grey),
+            "center": make(bold=True, fill=grey),
+            "int": make(bold=True, horizontal="right", fmt="0", fill=grey),
+            "pct": make(bold=True, horizontal="right", fmt="0.0%", fill=grey),
+            "dec": make(bold=True, horizontal="right", fmt="0.0", fill=grey),
+            "date": make(bold=True, fmt="yyyy-mm-dd", fill=grey),
+            "datetime": make(bold=True, fmt="yyyy-mm-dd hh:mm", fill=grey),
+        }
+
+
+class Sheet:
+    """One printed table: merged title, subtitle, one or two header rows, then streamed rows."""
+
+    def __init__(self, workbook, styles, name, title, subtitle, columns, freeze_columns=2):
+        self.ws = workbook.create_sheet(title=name)
+        # Every row we append is a list of styled cells. openpyxl's own conversion (3.1.5, pinned)
+        # first tries each cell as a value and formats an exception for it, which costs more than
+        # writing the cell: on a province's overdue list that is seconds. Place the cells directly.
+        self.ws._values_to_row = _place_cells
+        self.styles = styles
+        self.columns = columns
+        self.width = len(columns)
+        self.last_letter = get_column_letter(self.width)
+        self.row_number = 0
+        two_levels = any(column.group for column in columns)
+        first_header, header_rows = 3, (2 if two_levels else 1)
+        self.first_data_row = first_header + header_rows
+        ws = self.ws
+        for index, column in enumerate(columns, start=1):
+            ws.column_dimensions[get_column_letter(index)].width = column.width or max(
+                display_width(column.label) / (2 if two_levels else 1) + 2, 6)
+        ws.row_dimensions[1].height = 32
+        ws.freeze_panes = f"{get_column_letter(freeze_columns + 1)}{self.first_data_row}"
+        ws.print_title_rows = f"{first_header}:{self.first_data_row - 1}"
+        ws.page_setup.orientation = "landscape"
+        ws.page_setup.paperSize = Worksheet.PAPERSIZE_A4
+        ws.page_setup.fitToWidth = 1
+        ws.page_setup.fitToHeight = 0  # as many pages down as needed
+        ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+        ws.print_options.horizontalCentered = True
+        ws.page_margins = PageMargins(left=0.4, right=0.4, top=0.6, bottom=0.6, header=0.3, footer=0.3)
+        ws.oddFooter.center.text = "第 &P 页，共 &N 页"
+        ws.oddFooter.center.font = FONT
+
+        self.merged_line(title, styles.title)
+        self.merged_line(subtitle, styles.subtitle)
+        self._write_headers(two_levels)
+
+    def cell(self, value, style):
+        if isinstance(value, str):
+            return protect(Cell(self.ws, style_array=style), value)
+        return Cell(self.ws, value=value, style_array=style)
+
+    def append(self, cells):
+        self.ws.append(cells)
+        self.row_number += 1
+
+    def merged_line(self, text, style):
+        row = self.row_number + 1
+        self.ws.merged_cells.add(f"A{row}:{self.last_letter}{row}")
+        self.append([self.cell(text, style)])
+
+    def _write_headers(self, two_levels):
+        header = self.styles.header
+        top = self.row_number + 1
+        if not two_levels:
+            self.append([self.cell(column.label, header) for column in self.columns])
+            return
+        upper, lower = [], []
+        index = 0
+        while index < self.width:
+            column = self.columns[index]
+            letter = get_column_letter(index + 1)
+            if column.group is None:
+                self.ws.merged_cells.add(f"{letter}{top}:{letter}{top + 1}")
+                upper.append(self.cell(column.label, header))
+                lower.append(self.cell(None, header))
+                index += 1
+                continue
+            run = index
+            while run < self.width and self.columns[run].group == column.group:
+                upper.append(self.cell(column.group if run == index else None, header))
+                lower.append(self.cell(self.columns[run].label, header))
+                run += 1
+            if run - index > 1:
+                self.ws.merged_cells.add(f"{letter}{top}:{get_column_letter(run)}{top}")
+            index = run
+        self.append(upper)
+        self.append(lower)
+
+    def row(self, values, bold=False):
+        styles = self.styles.bold if bold else self.styles.body
+        cells = []
+        for column, value in zip(self.columns, values):
+            if value is None and column.kind in ("int", "pct", "dec"):
+                cells.append(self.cell("—", styles["center"]))
+            else:
+                cells.append(self.cell(value, styles[column.kind]))
+        self.append(cells)
+
+    def note(self, text):
+        row = self.row_number + 1
+        self.ws.merged_cells.add(f"A{row}:{self.last_letter}{row}")
+        self.ws.row_dimensions[row].height = max(15, 15 * (display_width(text) // (self.width * 12) + 1))
+        self.append([self.cell(text, self.styles.note)])
+
+    def blank(self):
+        self.append([])
+
+
+def _place_cells(cells, row_number):
+    for column, cell in enumerate(cells, start=1):
+        cell.row, cell.column = row_number, column
+        yield cell
+
+
+def _local(dt):
+    """openpyxl stores naive datetimes: write Asia/Shanghai wall time."""
+    return timezone.localtime(dt).replace(tzinfo=None) if dt else None
+
+
+def _owner_name(last, first, username):
+    return f"{last or ''}{first or ''}".strip() or username
+
+
+def _scope_line(figures):
+    return _("范围：%(scope)s　　统计期间：%(span)s　　数据截至：%(as_of)s") % {
+        "scope": figures.scope.name, "span": figures.period.span(), "as_of": chinese_date(figures.as_of)}
+
+
+# ---------------------------------------------------------------------------------------------
+# 总体情况
+# ---------------------------------------------------------------------------------------------
+
+
+def summary_columns(figures):
+    categories = Problem.Category
+    found = _("发现问题（个）")
+    items = _("整改措施（条）")
+    effect = _("整改成效（本期销号）")
+    unit_width = max([display_width(row.label) for row in figures.rows] + [10]) + 2
+    columns = [
+        Column(_("序号"), "center", 5),
+        Column(_("单位"), "text", min(unit_width, 30)),
+        Column(_("走流程（次）"), width=8),
+        Column(_("参与领导（人次）"), width=9),
+        Column(_("其中一把手（次）"), width=9),
+        Column(_("走流程事项（个）"), width=9),
+        Column(_("必走事项覆盖（共%(n)d个）") % {"n": figures.must_walk_total}, width=10),
+        Column(_("合计"), group=found, width=7),
+        *[Column(str(label), group=found, width=9) for label in categories.labels],
+    ]
+    if figures.subcategories:
+        columns += [Column(name, group=_("问题细分类（个）"), width=max(min(display_width(name) / 2 + 2, 14), 7))
+                    for _id, name, _category in figures.subcategories]
+    columns += [
+        Column(_("立行立改（个）"), width=8),
+        Column(_("本期新增"), group=items, width=7),
+        Column(_("本期销号"), group=items, width=7),
+        Column(_("累计销号"), group=items, width=7),
+        Column(_("未销号"), group=items, width=7),
+        Column(_("红牌（逾期）"), group=items, width=8),
+        Column(_("黄牌（临期）"), group=items, width=8),
+        Column(_("销号率"), "pct", 8),
+        Column(_("平均销号用时（工作日）"), "dec", 10),
+        Column(_("压减办理时限（工作日）"), group=effect, width=10),
+        Column(_("时限压缩率"), "pct", group=effect, width=8),
+        Column(_("减少申请材料（件）"), group=effect, width=9),
+        Column(_("减少办理环节（个）"), group=effect, width=9),
+        Column(_("减少跑动（次）"), group=effect, width=8),
+        Column(_("销号率排名"), "center", 7),
+    ]
+    return columns
+
+
+def summary_values(figures, row, number):
+    values = [number, row.label, row.walks, row.leader_times, row.top_leaders, row.service_items,
+              row.must_walk_covered, row.problems, *[row.by_category.get(c, 0) for c in Problem.Category.values]]
+    values += [row.by_subcategory.get(sub_id, 0) for sub_id, _name, _category in figures.subcategories]
+    values += [row.on_spot, row.items_created, row.closed, row.closed_total, row.open, row.red, row.yellow,
+               row.closure_rate, row.avg_close_days, row.time_limit_saved, row.time_limit_rate, row.materials_cut,
+               row.steps_cut, row.trips_cut, row.rank if row.rank is not None else "—"]
+    return values
+
+
+def write_summary(workbook, styles, figures, title):
+    sheet = Sheet(workbook, styles, _("总体情况"), title, _scope_line(figures), summary_columns(figures))
+    for number, row in enumerate(figures.rows, start=1):
+        sheet.row(summary_values(figures, row, number))
+    totals = summary_values(figures, figures.total, "")
+    totals[-1] = ""
+    sheet.row(totals, bold=True)
+    sheet.blank()
+    sheet.note(_(
+        "注：1. 参与领导（人次）为走流程领导人次与同行人员之和；必走事项覆盖为截至统计截止日累计走过的必走事项数。"
+        "2. 未销号、红牌、黄牌、销号率均为截至统计截止日的情况；销号率＝累计销号数÷累计列入台账的整改措施数。"
+        "3. 平均销号用时为本期销号的整改措施自立项日期至销号日期的工作日数平均值。"
+        "4. 整改成效为本期审核通过的销号记录中填报了整改前后数据的合计。"))
+    sheet.blank()
+    _write_ranking(sheet, figures)
+    return sheet
+
+
+def _write_ranking(sheet, figures):
+    """The ranking block under the main table: units by closure rate, in the table's columns."""
+    ranked = sorted((row for row in figures.rows if row.rank is not None), key=lambda row: (row.rank, row.label))
+    row_number = sheet.row_number + 1
+    sheet.ws.merged_cells.add(f"A{row_number}:{sheet.last_letter}{row_number}")
+    sheet.append([sheet.cell(_("销号率排名"), sheet.styles.section)])
+    header = sheet.styles.header
+    body = sheet.styles.body
+    sheet.append([sheet.cell(_("名次"), header), sheet.cell(_("单位"), header), sheet.cell(_("销号率"), header),
+                  sheet.cell(_("累计销号"), header), sheet.cell(_("累计整改措施"), header)])
+    for row in ranked:
+        sheet.append([sheet.cell(row.rank, body["center"]), sheet.cell(row.label, body["text"]),
+                      sheet.cell(row.closure_rate, body["pct"]), sheet.cell(row.closed_total, body["int"]),
+                      sheet.cell(row.items_total, body["int"])])
+    if not ranked:
+        sheet.note(_("本期各单位均无列入台账的整改措施，不排名。"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Lists
+# ---------------------------------------------------------------------------------------------
+
+
+def write_overdue(workbook, styles, figures, calendar):
+    columns = [Column(_("序号"), "center", 6), Column(_("所属单位"), "text", 16), Column(_("问题描述"), "text", 40),
+               Column(_("整改措施"), "text", 40), Column(_("牵头部门"), "text", 16), Column(_("责任人"), "center", 10),
+               Column(_("整改时限"), "date", 12), Column(_("逾期（工作日）"), "int", 9), Column(_("状态"), "center", 10)]
+    subtitle = _("%(line)s　　红牌（逾期未销号）共 %(n)d 项") % {"line": _scope_line(figures), "n": figures.total.red}
+    sheet = Sheet(workbook, styles, _("逾期问题清单"),
+                  _("%(period)s 逾期未销号整改措施清单") % {"period": figures.period.title()}, subtitle, columns)
+    first = earliest_overdue_deadline(figures.scope, figures.as_of)
+    if first is None:
+        sheet.note(_("截至统计截止日，无逾期未销号的整改措施。"))
+        return sheet
+    index = WorkdayIndex(calendar, first, figures.as_of)
+    statuses = {value: str(label) for value, label in RectificationItem.Status.choices}
+    for number, (unit, problem, measure, lead, last, first_name, username, deadline, status) in enumerate(
+            overdue_items(figures.scope, figures.as_of), start=1):
+        sheet.row([number, unit, problem, measure, lead, _owner_name(last, first_name, username), deadline,
+                   index.between(deadline, figures.as_of), statuses.get(status, status)])
+    return sheet
+
+
+def write_new_problems(workbook, styles, figures, name):
+    columns = [Column(_("序号"), "center", 6), Column(_("发现单位"), "text", 16), Column(_("发现时间"), "datetime", 16),
+               Column(_("问题来源"), "center", 12), Column(_("问题类别"), "center", 12), Column(_("细分类"), "text", 16),
+               Column(_("问题描述"), "text", 48), Column(_("处理方式"), "center", 12), Column(_("责任单位"), "text", 16),
+               Column(_("整改状态"), "center", 12)]
+    subtitle = _("%(line)s　　共 %(n)d 个") % {"line": _scope_line(figures), "n": figures.total.problems}
+    sheet = Sheet(workbook, styles, name, _("%(period)s 新发现问题清单") % {"period": figures.period.title()},
+                  subtitle, columns)
+    # Labels made into plain strings once: a lazy translation per row costs seconds on a province.
+    sources = {value: str(label) for value, label in Problem.Source.choices}
+    categories = {value: str(label) for value, label in Problem.Category.choices}
+    resolutions = {value: str(label) for value, label in Problem.Resolution.choices}
+    states = {"on_spot": _("已立行立改"), "none": _("待列入台账"), "open": _("整改中"), "closed": _("已销号")}
+    for number, (unit, found_at, source, category, subcategory, description, resolution, responsible, has_items,
+                 has_open) in enumerate(new_problems(figures.scope, figures.period), start=1):
+        if resolution == Problem.Resolution.ON_SPOT:
+            state = states["on_spot"]
+        elif not has_items:
+            state = states["none"]
+        else:
+            state = states["open" if has_open else "closed"]
+        sheet.row([number, unit, _local(found_at), sources.get(source, source), categories.get(category, category),
+                   subcategory or "", description, resolutions.get(resolution, resolution), responsible, state])
+    if not figures.total.problems:
+        sheet.note(_("本期无新发现问题。"))
+    return sheet
+
+
+def write_closures(workbook, styles, figures):
+    limit, materials = _("办理时限（工作日）"), _("申请材料（件）")
+    steps, trips = _("办理环节（个）"), _("跑动次数（次）")
+    columns = [Column(_("序号"), "center", 6), Column(_("单位"), "text", 16), Column(_("问题描述"), "text", 34),
+               Column(_("整改措施"), "text", 34), Column(_("牵头部门"), "text", 14), Column(_("销号日期"), "date", 12),
+               Column(_("整改前"), group=limit, width=7), Column(_("整改后"), group=limit, width=7),
+               Column(_("压缩率"), "pct", group=limit, width=7),
+               Column(_("整改前"), group=materials, width=7), Column(_("整改后"), group=materials, width=7),
+               Column(_("整改前"), group=steps, width=7), Column(_("整改后"), group=steps, width=7),
+               Column(_("整改前"), group=trips, width=7), Column(_("整改后"), group=trips, width=7),
+               Column(_("整改情况"), "text", 40)]
+    subtitle = _("%(line)s　　本期审核销号 %(n)d 项") % {"line": _scope_line(figures), "n": figures.total.closures}
+    sheet = Sheet(workbook, styles, _("整改成效"), _("%(period)s 整改销号成效") % {"period": figures.period.title()},
+                  subtitle, columns)
+    for number, record in enumerate(period_closures(figures.scope, figures.period), start=1):
+        (unit, problem, measure, lead, reviewed_at, tl_before, tl_after, m_before, m_after, s_before, s_after,
+         t_before, t_after, evidence) = record
+        rate = (tl_before - tl_after) / tl_before if tl_before and tl_after is not None else None
+        reviewed = timezone.localtime(reviewed_at).date() if reviewed_at else None
+        sheet.row([number, unit, problem, measure, lead, reviewed, tl_before, tl_after, rate, m_before, m_after,
+                   s_before, s_after, t_before, t_after, evidence])
+    t = figures.total
+    sheet.row(["", _("合计"), "", "", "", None, t.time_limit_before, t.time_limit_after, t.time_limit_rate,
+               t.materials_before, t.materials_after, t.steps_before, t.steps_after, t.trips_before, t.trips_after,
+               ""], bold=True)
+    return sheet
+
+
+COMPARISON = [
+    ("walks", _("走流程（次）"), "int"), ("leader_times", _("参与领导（人次）"), "int"),
+    ("top_leaders", _("其中一把手（次）"), "int"), ("service_items", _("走流程事项（个）"), "int"),
+    ("must_walk_covered", _("必走事项覆盖（个）"), "int"), ("problems", _("发现问题（个）"), "int"),
+    ("on_spot", _("立行立改（个）"), "int"), ("items_created", _("新增整改措施（条）"), "int"),
+    ("closed", _("本期销号（条）"), "int"), ("open", _("未销号（条）"), "int"), ("red", _("红牌（逾期）"), "int"),
+    ("yellow", _("黄牌（临期）"), "int"), ("closure_rate", _("销号率"), "pct"),
+    ("avg_close_days", _("平均销号用时（工作日）"), "dec"), ("time_limit_saved", _("压减办理时限（工作日）"), "int"),
+    ("materials_cut", _("减少申请材料（件）"), "int"), ("trips_cut", _("减少跑动（次）"), "int"),
+]
+
+
+def write_comparison(workbook, styles, figures, previous):
+    columns = [Column(_("指标"), "text", 26), Column(_("本月"), "dec", 12), Column(_("上月"), "dec", 12),
+               Column(_("增减"), "dec", 12), Column(_("增减幅度"), "pct", 12)]
+    subtitle = _("范围：%(scope)s　　本月：%(this)s　　上月：%(last)s") % {
+        "scope": figures.scope.name, "this": figures.period.span(), "last": previous.period.span()}
+    sheet = Sheet(workbook, styles, _("环比"), _("%(period)s 主要指标环比") % {"period": figures.period.title()},
+                  subtitle, columns, freeze_columns=1)
+    for name, label, kind in COMPARISON:
+        now, before = getattr(figures.total, name), getattr(previous.total, name)
+        change = now - before if now is not None and before is not None else None
+        ratio = change / before if change is not None and before and kind != "pct" else None
+        body = styles.body
+        cells = [sheet.cell(str(label), body["text"])]
+        for value, value_kind in ((now, kind), (before, kind), (change, kind), (ratio, "pct")):
+            cells.append(sheet.cell("—", body["center"]) if value is None else sheet.cell(value, body[value_kind]))
+        sheet.append(cells)
+    sheet.blank()
+    sheet.note(_("注：销号率的增减为百分点；上月为零的指标不计算增减幅度。"))
+    return sheet
+
+
+# ---------------------------------------------------------------------------------------------
+# Workbooks
+# ---------------------------------------------------------------------------------------------
+
+
+def circular_title(period):
+    return _("%(period)s %(campaign)s 行动情况通报") % {"period": period.title(), "campaign": CAMPAIGN}
+
+
+def weekly_title(period):
+    return _("%(period)s %(campaign)s 行动情况周汇总") % {"period": period.title(), "campaign": CAMPAIGN}
+
+
+def build_workbook(kind, scope, period, *, today=None, progress=None, figures=None):
+    """The workbook of a circular (monthly) or a summary (weekly) as bytes."""
+    progress = progress or (lambda percent: None)
+    calendar = WorkCalendar()
+    today = today or timezone.localdate()
+    figures = figures or compute_figures(scope, period, today=today, calendar=calendar)
+    progress(30)
+    workbook = Workbook(write_only=True)
+    # Document properties name the issuer; the creator default ("openpyxl") is not for an official file.
+    workbook.properties.creator = scope.name
+    workbook.properties.title = circular_title(period) if kind == Report.Kind.MONTHLY else weekly_title(period)
+    # Style indexes live in the workbook; a stand-in parent lets Styles register them before any sheet exists.
+    styles = Styles(SimpleNamespace(parent=workbook))
+    monthly = kind == Report.Kind.MONTHLY
+    write_summary(workbook, styles, figures, circular_title(period) if monthly else weekly_title(period))
+    progress(45)
+    write_overdue(workbook, styles, figures, calendar)
+    progress(60)
+    write_new_problems(workbook, styles, figures, _("本月新增问题") if monthly else _("本周新增问题"))
+    progress(75)
+    if monthly:
+        write_closures(workbook, styles, figures)
+        previous = compute_figures(scope, period.previous(), today=today, calendar=calendar)
+        write_comparison(workbook, styles, figures, previous)
+    progress(90)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+

@@ -1,0 +1,63 @@
+"""Celery tasks: thin wrappers that take a period or a report id and call ledgers.reports.
+
+The beat schedule in settings names weekly_summaries, monthly_circulars and daily_reminders.
+Beat may miss runs (it was down, Redis was down), so each periodic task fills every missing period
+since the last report that was done, and every task is safe to run again.
+"""
+
+import datetime
+import logging
+
+from celery import shared_task
+from django.db import DatabaseError
+from django.utils import timezone
+
+from . import reminders, reports
+from .models import Report
+
+logger = logging.getLogger(__name__)
+
+
+def _day(value):
+    """Tasks take an optional ISO date (for reruns by hand); the default is today in Asia/Shanghai."""
+    return datetime.date.fromisoformat(value) if value else timezone.localdate()
+
+
+@shared_task(bind=True, autoretry_for=(Exception,), retry_backoff=30, retry_backoff_max=600, retry_jitter=True,
+             max_retries=3, acks_late=True)
+def build_report(self, report_id, mail=False):
+    """Build one Report's workbook. On error the row keeps the reason; after the last retry it is FAILED."""
+    try:
+        report = reports.run_report(report_id)
+    except Exception as error:
+        reports.record_failure(report_id, error, final=self.request.retries >= self.max_retries)
+        raise
+    if report is None:
+        return "skipped"  # someone else holds it, or it is gone
+    if mail and report.kind == Report.Kind.WEEKLY:
+        try:
+            period = reports.Period.parse(report.kind, report.period)
+            reports.send_weekly_summaries(report.scope, period)
+        except Exception:  # the report is done; a mail failure must not rebuild it
+            logger.exception("周汇总邮件发送失败：报表 %s", report_id)
+    return "done"
+
+
+def enqueue_report(report_id, mail=False):
+    build_report.delay(report_id, mail)
+
+
+@shared_task(autoretry_for=(DatabaseError,), retry_backoff=True, max_retries=3)
+def weekly_summaries(today=None):
+    return reports.schedule_missing(Report.Kind.WEEKLY, _day(today), enqueue_report)
+
+
+@shared_task(autoretry_for=(DatabaseError,), retry_backoff=True, max_retries=3)
+def monthly_circulars(today=None):
+    return reports.schedule_missing(Report.Kind.MONTHLY, _day(today), enqueue_report)
+
+
+@shared_task(autoretry_for=(DatabaseError,), retry_backoff=True, max_retries=3)
+def daily_reminders(today=None):
+    sent = reminders.daily_scan(_day(today))
+    return {str(kind): n for kind, n in sent.items()}
