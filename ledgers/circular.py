@@ -14,6 +14,7 @@ from types import SimpleNamespace
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from openpyxl import Workbook
 from openpyxl.cell import Cell, WriteOnlyCell
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
@@ -387,14 +388,14 @@ def write_closures(workbook, styles, figures):
 
 
 COMPARISON = [
-    ("walks", _("走流程（次）"), "int"), ("leader_times", _("参与领导（人次）"), "int"),
-    ("top_leaders", _("其中一把手（次）"), "int"), ("service_items", _("走流程事项（个）"), "int"),
-    ("must_walk_covered", _("必走事项覆盖（个）"), "int"), ("problems", _("发现问题（个）"), "int"),
-    ("on_spot", _("立行立改（个）"), "int"), ("items_created", _("新增整改措施（条）"), "int"),
-    ("closed", _("本期销号（条）"), "int"), ("open", _("未销号（条）"), "int"), ("red", _("红牌（逾期）"), "int"),
-    ("yellow", _("黄牌（临期）"), "int"), ("closure_rate", _("销号率"), "pct"),
-    ("avg_close_days", _("平均销号用时（工作日）"), "dec"), ("time_limit_saved", _("压减办理时限（工作日）"), "int"),
-    ("materials_cut", _("减少申请材料（件）"), "int"), ("trips_cut", _("减少跑动（次）"), "int"),
+    ("walks", _lazy("走流程（次）"), "int"), ("leader_times", _lazy("参与领导（人次）"), "int"),
+    ("top_leaders", _lazy("其中一把手（次）"), "int"), ("service_items", _lazy("走流程事项（个）"), "int"),
+    ("must_walk_covered", _lazy("必走事项覆盖（个）"), "int"), ("problems", _lazy("发现问题（个）"), "int"),
+    ("on_spot", _lazy("立行立改（个）"), "int"), ("items_created", _lazy("新增整改措施（条）"), "int"),
+    ("closed", _lazy("本期销号（条）"), "int"), ("open", _lazy("未销号（条）"), "int"), ("red", _lazy("红牌（逾期）"), "int"),
+    ("yellow", _lazy("黄牌（临期）"), "int"), ("closure_rate", _lazy("销号率"), "pct"),
+    ("avg_close_days", _lazy("平均销号用时（工作日）"), "dec"), ("time_limit_saved", _lazy("压减办理时限（工作日）"), "int"),
+    ("materials_cut", _lazy("减少申请材料（件）"), "int"), ("trips_cut", _lazy("减少跑动（次）"), "int"),
 ]
 
 
