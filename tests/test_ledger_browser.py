@@ -2,85 +2,43 @@
 its closure; an owner asks for closure with a file. Live server, so personas are built per test."""
 
 import datetime
-import importlib
 import tempfile
 from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.contrib.staticfiles.testing import StaticLiveServerTestCase
-from django.db import connection
-from django.test import Client
 from django.utils import timezone
 from PIL import Image
 
 from ledgers import services
 from ledgers.models import Attachment, ClosureRecord, RectificationItem
+from tests.base import BrowserTestCase
 from tests.world import build_world, make_item, make_problem
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-TIMEOUT_MS = 15000
 
-
-APPEND_ONLY = importlib.import_module("ledgers.migrations.0002_append_only_journal")
-
-
-class LedgerBrowserTests(StaticLiveServerTestCase):
-    def _fixture_teardown(self):
-        # The journal and closure records refuse DELETE (migration 0002). PostgreSQL empties the
-        # tables with TRUNCATE, which row triggers do not see; SQLite's flush deletes row by row, so
-        # the triggers are lifted for the flush only and put back with the migration's own SQL.
-        if connection.vendor != "sqlite":
-            return super()._fixture_teardown()
-        with connection.cursor() as cursor:
-            for statement in APPEND_ONLY.SQLITE_REVERSE:
-                cursor.execute(statement)
-        try:
-            super()._fixture_teardown()
-        finally:
-            with connection.cursor() as cursor:
-                for statement in APPEND_ONLY.SQLITE:
-                    cursor.execute(statement)
-
+class LedgerBrowserTests(BrowserTestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        from playwright.sync_api import sync_playwright
-
-        cls.playwright = sync_playwright().start()
-        cls.browser = cls.playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         cls.tmp = tempfile.TemporaryDirectory()
         cls.photo = str(Path(cls.tmp.name) / "整改后窗口.png")
         Image.new("RGB", (64, 48), (40, 120, 40)).save(cls.photo, "PNG")
 
     @classmethod
     def tearDownClass(cls):
-        cls.browser.close()
-        cls.playwright.stop()
         cls.tmp.cleanup()
         super().tearDownClass()
 
     def setUp(self):
+        super().setUp()
         self.w = build_world()
-        self.errors = []
 
     def open_as(self, user):
-        context = self.browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai")
-        context.set_default_timeout(TIMEOUT_MS)
-        client = Client()
-        client.force_login(user)
-        context.add_cookies([{"name": settings.SESSION_COOKIE_NAME,
-                              "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                              "url": self.live_server_url}])
-        self.addCleanup(context.close)
-        page = context.new_page()
-        page.on("pageerror", lambda error: self.errors.append(str(error)))
-        return page
+        return self.signed_in_page(user)
 
     def tearDown(self):
-        self.assertEqual(self.errors, [], "JavaScript errors on the page")
+        self.assertEqual(self.page_errors, [], "JavaScript errors on the page")
 
     def test_a_supervisor_filters_to_red_cards_and_approves_a_closure(self):
         w = self.w

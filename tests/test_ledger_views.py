@@ -12,7 +12,6 @@ from django.utils import timezone
 from PIL import Image
 
 from ledgers import services
-from ledgers.filters import scoped_items
 from ledgers.models import (
     Attachment,
     Campaign,
@@ -213,20 +212,6 @@ class LedgerQueryCountTestCase(TestCase):
         with self.assertNumQueries(19):
             response = self.client.get(reverse("ledger"), {"unit": w.K1.pk})
         self.assertEqual(len(ids_on(response)), 5)
-
-
-class ScopeTestCase(TestCase):
-    def test_the_ledgers_scope_query_is_exactly_visible_to(self):
-        w = build_world()
-        make_item(w)
-        make_item(w, lead_unit=w.K2, problem=make_problem(w, unit=w.K3), owner=w.frank)  # led from K2
-        make_item(w, owner=w.dave, problem=make_problem(w, unit=w.K3), lead_unit=w.K3)  # dave owns, outside K2
-        make_item(w, owner=w.frank, lead_unit=w.K3, problem=make_problem(w, unit=w.K3))
-        nobody = User.objects.create_user("nobody", password="x")
-        make_item(w, owner=nobody)
-        for user in (w.alice, w.bob, w.carol, w.dave, w.erin, w.frank, nobody):
-            with self.subTest(user.username):
-                self.assertEqual(set(scoped_items(user)), set(RectificationItem.objects.visible_to(user)))
 
 
 class ItemPageTestCase(TestCase):

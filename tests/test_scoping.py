@@ -64,3 +64,47 @@ class ScopingTestCase(TestCase):
         response = self.client.get(reverse("attachment", args=[photo.pk]))
         self.assertEqual(response.status_code, 200)
         self.assertEqual(b"".join(response.streaming_content), b"png")
+
+
+class ItemScopeRulesTestCase(TestCase):
+    def test_it_sees_items_by_unit_lead_unit_or_ownership(self):
+        w = build_world()
+        own_unit = make_item(w)  # unit K1, led by K1D, owned by carol
+        led_from_k2 = make_item(w, lead_unit=w.K2, problem=make_problem(w, unit=w.K3), owner=w.frank)
+        owned_by_dave = make_item(w, owner=w.dave, problem=make_problem(w, unit=w.K3), lead_unit=w.K3)
+        in_k3 = make_item(w, owner=w.frank, lead_unit=w.K3, problem=make_problem(w, unit=w.K3))
+        nobody = User.objects.create_user("nobody", password="x")
+        owned_by_nobody = make_item(w, owner=nobody)
+        expected = {
+            w.alice: {own_unit, owned_by_nobody},
+            w.bob: {own_unit, led_from_k2, owned_by_nobody},
+            w.carol: {own_unit, owned_by_nobody},
+            w.dave: {led_from_k2, owned_by_dave},
+            w.erin: {own_unit, led_from_k2, owned_by_dave, in_k3, owned_by_nobody},
+            w.frank: {led_from_k2, owned_by_dave, in_k3},
+            nobody: {owned_by_nobody},
+        }
+        for user, items in expected.items():
+            with self.subTest(user.username):
+                self.assertEqual(set(RectificationItem.objects.visible_to(user)), items)
+
+    def test_an_owner_in_a_department_sees_the_files_of_the_item_it_leads(self):
+        from django.core.files.base import ContentFile
+
+        w = build_world()
+        item = make_item(w)  # found in K1, led by carol's K1D
+        other = make_item(w, problem=make_problem(w, unit=w.K2), lead_unit=w.K2, owner=w.dave)
+
+        def attach(unit, **links):
+            row = Attachment(unit=unit, original_name="p.png", content_type="image/png", size=3,
+                             uploaded_by=w.alice, **links)
+            row.file.save("p.png", ContentFile(b"png"), save=True)
+            return row
+
+        evidence = attach(w.K1, item=item)
+        problem_photo = attach(w.K1, problem=item.problem)
+        walk_photo = attach(w.K1)  # a photo of the walk itself, not of carol's problem
+        sibling = attach(w.K2, item=other)
+        self.assertEqual(set(Attachment.objects.visible_to(w.carol)), {evidence, problem_photo})
+        self.assertEqual(set(Attachment.objects.visible_to(w.alice)), {evidence, problem_photo, walk_photo})
+        self.assertEqual(set(Attachment.objects.visible_to(w.dave)), {sibling})

@@ -26,7 +26,7 @@ from django.views.decorators.http import require_POST
 
 from .. import services
 from ..cards import RED, YELLOW, card_clock
-from ..filters import DEFAULT_SORT, SORT_CHOICES, SORTS, LedgerFilter, apply_sort, scoped_items
+from ..filters import DEFAULT_SORT, SORT_CHOICES, SORTS, LedgerFilter, apply_sort
 from ..forms import (
     ApproveForm,
     BulkForm,
@@ -69,7 +69,7 @@ ANY_ROLE = tuple(Role.values)
 def ledger_filter(request, clock):
     """The user's scoped, filtered FilterSet, the chosen sort and the notices about ignored input."""
     user = request.user
-    filterset = LedgerFilter(request.GET, queryset=scoped_items(user), user=user, clock=clock)
+    filterset = LedgerFilter(request.GET, queryset=RectificationItem.objects.visible_to(user), user=user, clock=clock)
     notices = []
     for name, errors in filterset.form.errors.items():
         field = filterset.form.fields.get(name)
