@@ -1,6 +1,7 @@
 # walkflow: two commands on a fresh machine.
 #   make run   venv, install, migrate, demo data, serve http://127.0.0.1:8000 (SQLite, tasks in-process)
 #   make test  venv, install, the whole suite (SQLite unless DATABASE_URL is set)
+#   make bench speed figures against django-import-export and the admin (BENCH_PROBLEMS=100000)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -49,8 +50,15 @@ test: $(VENV)/.dev-deps messages check-browser | var
 	@if [ -n "$$WALKFLOW_SKIP_BROWSER" ]; then echo "make test: browser tests left out (WALKFLOW_SKIP_BROWSER is set)"; fi
 	$(PY) -m pytest $(if $(WALKFLOW_SKIP_BROWSER),-m "not browser",) $(PYTEST_ARGS)
 
-bench: $(VENV)/.dev-deps messages | var
-	$(PY) manage.py bench
+$(VENV)/.bench-deps: requirements.txt requirements-dev.txt requirements-bench.txt | $(VENV)/bin/python
+	$(PIP) install --quiet -r requirements-bench.txt
+	touch $(VENV)/.run-deps $(VENV)/.dev-deps $@
+
+# Benchmark on DATABASE_URL (PostgreSQL when set), else on its own SQLite file, never the demo's.
+BENCH_DB = $${DATABASE_URL:-sqlite:///$(CURDIR)/var/bench.sqlite3}
+bench: $(VENV)/.bench-deps messages | var
+	DATABASE_URL=$(BENCH_DB) $(DEV_ENV) $(PY) manage.py migrate --noinput -v0
+	DATABASE_URL=$(BENCH_DB) $(DEV_ENV) $(PY) manage.py bench $(BENCH_ARGS)
 
 clean-db:
 	rm -f var/walkflow.sqlite3 var/walkflow.sqlite3-wal var/walkflow.sqlite3-shm

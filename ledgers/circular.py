@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from openpyxl import Workbook
-from openpyxl.cell import Cell, WriteOnlyCell
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
@@ -35,7 +35,7 @@ from .reports import (
     period_closures,
 )
 from .workdays import WorkCalendar
-from .xlsx import display_width, protect
+from .xlsx import cell, display_width, stream_cells
 
 CAMPAIGN = "走流程、解难题、优服务"
 FONT = "宋体"
@@ -99,11 +99,8 @@ class Sheet:
     """One printed table: merged title, subtitle, one or two header rows, then streamed rows."""
 
     def __init__(self, workbook, styles, name, title, subtitle, columns, freeze_columns=2):
-        self.ws = workbook.create_sheet(title=name)
-        # Every row we append is a list of styled cells. openpyxl's own conversion (3.1.5, pinned)
-        # first tries each cell as a value and formats an exception for it, which costs more than
-        # writing the cell: on a province's overdue list that is seconds. Place the cells directly.
-        self.ws._values_to_row = _place_cells
+        # Rows are lists of ready-made styled cells (see ledgers.xlsx.stream_cells).
+        self.ws = stream_cells(workbook.create_sheet(title=name))
         self.styles = styles
         self.columns = columns
         self.width = len(columns)
@@ -134,9 +131,7 @@ class Sheet:
         self._write_headers(two_levels)
 
     def cell(self, value, style):
-        if isinstance(value, str):
-            return protect(Cell(self.ws, style_array=style), value)
-        return Cell(self.ws, value=value, style_array=style)
+        return cell(self.ws, value, style)
 
     def append(self, cells):
         self.ws.append(cells)
@@ -193,12 +188,6 @@ class Sheet:
 
     def blank(self):
         self.append([])
-
-
-def _place_cells(cells, row_number):
-    for column, cell in enumerate(cells, start=1):
-        cell.row, cell.column = row_number, column
-        yield cell
 
 
 def _local(dt):

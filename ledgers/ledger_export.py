@@ -13,13 +13,12 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from .cards import CARD_LABELS, NONE, RED, YELLOW
 from .models import ClosureRecord, ItemEvent, Problem, RectificationItem
-from .xlsx import display_width, text_cell
+from .xlsx import cell, display_width, stream_cells, style
 
 CHUNK = 2000
 MAX_WIDTH = 60
@@ -119,32 +118,21 @@ def _with_figures(chunk):
 def write_workbook(queryset, clock, target):
     """Write the ledger rows of `queryset` to `target` (a path or a binary file object)."""
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(_("整改台账"))
+    sheet = stream_cells(workbook.create_sheet(_("整改台账")))
     spec = columns()
     for index, (_header, width) in enumerate(spec, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
     sheet.freeze_panes = "A2"
-    header_font, header_fill = Font(bold=True), PatternFill("solid", fgColor="EEF1F5")
-    wrap = Alignment(vertical="top", wrap_text=False)
-    header = []
-    for title, _width in spec:
-        cell = text_cell(sheet, title)
-        cell.font, cell.fill, cell.alignment = header_font, header_fill, wrap
-        header.append(cell)
-    sheet.append(header)
+    header_style = style(sheet, font=Font(bold=True), fill=PatternFill("solid", fgColor="EEF1F5"),
+                         alignment=Alignment(vertical="top", wrap_text=False))
+    day, moment = style(sheet, number_format="yyyy-mm-dd"), style(sheet, number_format="yyyy-mm-dd hh:mm")
+    sheet.append([cell(sheet, title, header_style) for title, _width in spec])
 
     categories, sources = _labels(Problem.Category.choices), _labels(Problem.Source.choices)
     kinds, statuses = _labels(RectificationItem.Kind.choices), _labels(RectificationItem.Status.choices)
     cards = {key: str(label) for key, label in CARD_LABELS.items()}
     cards[NONE] = ""
     overdue = OverdueDays(clock)
-
-    def date_cell(value, fmt):
-        if value is None:
-            return None
-        cell = WriteOnlyCell(sheet, value=value)
-        cell.number_format = fmt
-        return cell
 
     count = 0
     for row, figures in export_rows(queryset):
@@ -153,14 +141,14 @@ def write_workbook(queryset, clock, target):
          note_at, _closure) = row
         owner = f"{last_name}{first_name}".strip() or username
         sheet.append([
-            pk, text_cell(sheet, campaign), text_cell(sheet, unit), text_cell(sheet, description),
-            categories.get(category, category), text_cell(sheet, subcategory), sources.get(source, source),
-            text_cell(sheet, service_item), text_cell(sheet, measure), text_cell(sheet, lead_unit),
-            text_cell(sheet, owner), kinds.get(kind, kind), statuses.get(status, status),
-            date_cell(opened_on, "yyyy-mm-dd"), date_cell(deadline, "yyyy-mm-dd"),
-            cards[card_of(clock, status, deadline)], overdue(status, deadline),
-            date_cell(_local(closed_at), "yyyy-mm-dd hh:mm"), date_cell(_local(updated_at), "yyyy-mm-dd hh:mm"),
-            text_cell(sheet, note), date_cell(_local(note_at), "yyyy-mm-dd hh:mm"), *figures,
+            cell(sheet, pk), cell(sheet, campaign), cell(sheet, unit), cell(sheet, description),
+            cell(sheet, categories.get(category, category)), cell(sheet, subcategory),
+            cell(sheet, sources.get(source, source)), cell(sheet, service_item), cell(sheet, measure),
+            cell(sheet, lead_unit), cell(sheet, owner), cell(sheet, kinds.get(kind, kind)),
+            cell(sheet, statuses.get(status, status)), cell(sheet, opened_on, day), cell(sheet, deadline, day),
+            cell(sheet, cards[card_of(clock, status, deadline)]), cell(sheet, overdue(status, deadline)),
+            cell(sheet, _local(closed_at), moment), cell(sheet, _local(updated_at), moment), cell(sheet, note),
+            cell(sheet, _local(note_at), moment), *[cell(sheet, figure) for figure in figures],
         ])
         count += 1
     workbook.save(target)

@@ -11,7 +11,7 @@ import random
 import uuid
 
 from django.contrib.auth.hashers import make_password
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from .models import (
@@ -77,6 +77,9 @@ class Generator:
     def run(self, problems):
         ensure_groups()
         self.build_world()
+        # A later run with the same seed appends different rows (walk UUIDs must not repeat).
+        existing = Problem.objects.filter(campaign=self.campaign).count()
+        self.rng = random.Random(f"{self.seed}:{existing}")
         made = 0
         while made < problems:
             size = min(self.batch, problems - made)
@@ -84,6 +87,10 @@ class Generator:
                 self.write_chunk(size)
             made += size
             self.say(f"  {made}/{problems} 个问题")
+        # Fresh statistics: right after a bulk load the planner would otherwise guess row counts
+        # from an empty table and pick plans (and JIT) that cost minutes instead of seconds.
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
         return made
 
     # -- the organisation -----------------------------------------------------------------------
