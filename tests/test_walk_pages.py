@@ -11,7 +11,7 @@ from django.test import TestCase
 from django.urls import reverse
 from django.utils import timezone
 
-from ledgers.models import Attachment, Campaign, ServiceItem, SubCategory
+from ledgers.models import Attachment, ServiceItem, SubCategory
 from tests.world import build_world, make_item, make_problem, make_walk
 
 PAGE_BUDGET_BYTES = 200 * 1024
