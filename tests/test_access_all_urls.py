@@ -31,7 +31,8 @@ ITEM_ACTIONS = ["progress", "extension", "closure", "approve", "return", "reassi
 # lists themselves), or they act on objects named in the request body (tested below).
 NO_OBJECT = {
     "login", "logout", "home", "notifications", "notifications_read", "ledger", "ledger_export", "ledger_bulk",
-    "saved_filter_save", "walk_new", "walk_submit", "walk_service_items", "walk_mine", "walk_sw", "reports",
+    "saved_filter_save", "walk_new", "walk_submit", "walk_service_items", "walk_mine", "walk_sw", "walk_keepalive",
+    "reports",
     "report_request", "weekly_summary", "dashboard",
 }
 

@@ -4,26 +4,20 @@ the network cut, a lost answer. The server's tables are the judge of "nothing lo
 These run against a live server, so the personas are built per test (TransactionTestCase) rather
 than in setUpTestData."""
 
-import importlib
 import io
 import re
 import tempfile
 from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.contrib.staticfiles.testing import StaticLiveServerTestCase
-from django.db import connection
-from django.test import Client
 from PIL import Image
 
 from ledgers.models import Attachment, Problem, RectificationItem, WalkSession
+from tests.base import BrowserTestCase
 from tests.world import build_world, make_walk
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-TIMEOUT_MS = 15000
 
 
 def photo_file(directory):
@@ -32,60 +26,31 @@ def photo_file(directory):
     return str(path)
 
 
-class WalkBrowserTests(StaticLiveServerTestCase):
+class WalkBrowserTests(BrowserTestCase):
     host = "localhost"  # a secure context for service workers and crypto.randomUUID
+    viewport = {"width": 768, "height": 1024}
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        from playwright.sync_api import sync_playwright
-
-        cls.playwright = sync_playwright().start()
-        cls.browser = cls.playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         cls.tmp = tempfile.TemporaryDirectory()
         cls.photo = photo_file(cls.tmp.name)
 
     @classmethod
     def tearDownClass(cls):
-        cls.browser.close()
-        cls.playwright.stop()
         cls.tmp.cleanup()
         super().tearDownClass()
 
     def setUp(self):
+        super().setUp()
         self.w = build_world()
-        self.context = self.browser.new_context(viewport={"width": 768, "height": 1024}, has_touch=True,
-                                                locale="zh-CN", timezone_id="Asia/Shanghai")
-        self.context.set_default_timeout(TIMEOUT_MS)
-        client = Client()
-        client.force_login(self.w.alice)
-        self.context.add_cookies([{"name": settings.SESSION_COOKIE_NAME,
-                                   "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                                   "url": self.live_server_url}])
+        self.context = self.new_context(has_touch=True)
+        self.sign_in(self.context, self.w.alice)
         self.page = self.context.new_page()
-        self.errors = []
-        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.page.on("pageerror", lambda error: self.page_errors.append(str(error)))
 
     def tearDown(self):
-        self.context.close()
-        self.assertEqual(self.errors, [], "JavaScript errors on the page")
-
-    def _fixture_teardown(self):
-        # The journal is append-only by trigger (migration 0002). PostgreSQL empties tables with
-        # TRUNCATE, which fires no row trigger; SQLite's flush deletes rows and is refused. Lift the
-        # triggers for the flush only, then put the migration's own statements back.
-        if connection.vendor != "sqlite":
-            return super()._fixture_teardown()
-        journal = importlib.import_module("ledgers.migrations.0002_append_only_journal")
-        with connection.cursor() as cursor:
-            for statement in journal.SQLITE_REVERSE:
-                cursor.execute(statement)
-        try:
-            super()._fixture_teardown()
-        finally:
-            with connection.cursor() as cursor:
-                for statement in journal.SQLITE:
-                    cursor.execute(statement)
+        self.assertEqual(self.page_errors, [], "JavaScript errors on the page")
 
     # -- helpers ---------------------------------------------------------------------------------
 

@@ -175,3 +175,22 @@ class ServiceWorkerTests(TestCase):
         first = self.client.get("/sw.js").content
         self.assertEqual(first, self.client.get("/sw.js").content)
         self.assertRegex(first.decode(), r'const VERSION = "[0-9a-f]{12}"')
+
+
+class KeepaliveTestCase(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        cls.w = build_world()
+
+    def test_it_renews_the_idle_session_of_a_signed_in_user(self):
+        self.client.force_login(self.w.alice)
+        response = self.client.post(reverse("walk_keepalive"))
+        self.assertEqual(response.status_code, 204)
+        self.assertEqual(response.cookies["sessionid"]["max-age"], 30 * 60)
+
+    def test_it_says_401_when_the_session_is_gone(self):
+        self.assertEqual(self.client.post(reverse("walk_keepalive")).status_code, 401)
+
+    def test_it_takes_post_only(self):
+        self.client.force_login(self.w.alice)
+        self.assertEqual(self.client.get(reverse("walk_keepalive")).status_code, 405)

@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from ..cards import RED, YELLOW, card_clock
-from ..models import Attachment, Notification, RectificationItem, Role
+from ..models import Attachment, Notification, RectificationItem, Role, WalkSession
 from ..workdays import provisional_years
 from .common import get_visible_or_404
 
@@ -19,6 +19,8 @@ def home(request):
     user = request.user
     clock = card_clock()
     context = {"clock": clock}
+    if user.has_role(Role.LEADER):
+        context["recent_walks"] = WalkSession.objects.filter(leader=user).select_related("service_item")[:5]
     if user.has_role(Role.OWNER):
         mine = (RectificationItem.objects.filter(owner=user).open()
                 .select_related("problem", "unit", "lead_unit").order_by("deadline")[:20])

@@ -65,6 +65,7 @@ def walk_new(request):
         "submitUrl": reverse("walk_submit"),
         "typeaheadUrl": reverse("walk_service_items"),
         "swUrl": reverse("walk_sw"),
+        "keepaliveUrl": reverse("walk_keepalive"),
         "mustWalk": {str(c.pk): _items_json(c.must_walk_items.all(), must=True) for c in campaigns},
         "subcategories": [{"id": s.pk, "category": s.category, "name": s.name} for s in subcategories],
         "maxBytes": settings.UPLOAD_MAX_BYTES,
@@ -96,6 +97,14 @@ def walk_submit(request):
     else:
         outcome = walk_submission.submit(request.user, payload, files)
     return JsonResponse(outcome.as_json(), status=outcome.status, json_dumps_params={"ensure_ascii": False})
+
+
+@require_POST
+def walk_keepalive(request):
+    """A leader typing a long walk-through is not idle: the page calls this while there is recent
+    input, which renews the 30-minute idle session (SESSION_SAVE_EVERY_REQUEST). An abandoned
+    tablet sends nothing and its session expires as usual."""
+    return HttpResponse(status=204 if request.user.is_authenticated else 401)
 
 
 @login_required
@@ -247,6 +256,7 @@ urlpatterns = [
     path("walks/submit/", walk_submit, name="walk_submit"),
     path("walks/service-items/", walk_service_items, name="walk_service_items"),
     path("walks/mine/", walk_mine, name="walk_mine"),
+    path("walks/keepalive/", walk_keepalive, name="walk_keepalive"),
     path("walks/<int:pk>/", walk_detail, name="walk_detail"),
     path("sw.js", service_worker, name="walk_sw"),
 ]

@@ -698,6 +698,21 @@
   }
   if (navigator.storage && navigator.storage.persist) navigator.storage.persist().catch(function () {});
 
+  // Keep the session alive while the leader is actually typing (the server ends idle sessions
+  // after 30 minutes); with no input for 30 minutes the page stops asking and the session lapses.
+  var lastInput = Date.now();
+  ["input", "change", "click"].forEach(function (type) {
+    document.addEventListener(type, function () { lastInput = Date.now(); }, true);
+  });
+  if (DATA.keepaliveUrl) {
+    setInterval(function () {
+      if (!navigator.onLine || Date.now() - lastInput > 30 * 60 * 1000) return;
+      var token = (document.cookie.match(/(?:^|; )csrftoken=([^;]+)/) || [])[1] || "";
+      fetch(DATA.keepaliveUrl, { method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": token } })
+        .catch(function () {});
+    }, 5 * 60 * 1000);
+  }
+
   (async function start() {
     try {
       var wanted = new URLSearchParams(window.location.search).get("draft") || localStorage.getItem(CURRENT_KEY);
