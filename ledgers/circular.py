@@ -16,9 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.page import PageMargins
 from openpyxl.worksheet.properties import PageSetupProperties
@@ -35,7 +33,7 @@ from .reports import (
     period_closures,
 )
 from .workdays import WorkCalendar
-from .xlsx import cell, display_width, stream_cells
+from .xlsx import cell, display_width, stream_cells, style
 
 CAMPAIGN = "走流程、解难题、优服务"
 FONT = "宋体"
@@ -58,16 +56,8 @@ class Styles:
         box = Border(left=thin, right=thin, top=thin, bottom=thin)
 
         def make(size=10, bold=False, horizontal="center", wrap=True, fmt=None, border=box, fill=None):
-            cell = WriteOnlyCell(sheet)
-            cell.font = Font(name=FONT, size=size, bold=bold)
-            cell.alignment = Alignment(horizontal=horizontal, vertical="center", wrap_text=wrap)
-            if border is not None:
-                cell.border = border
-            if fill is not None:
-                cell.fill = fill
-            if fmt is not None:
-                cell.number_format = fmt
-            return StyleArray(cell._style)
+            return style(sheet, font=Font(name=FONT, size=size, bold=bold), number_format=fmt, border=border,
+                         fill=fill, alignment=Alignment(horizontal=horizontal, vertical="center", wrap_text=wrap))
 
         grey = PatternFill("solid", fgColor="F2F2F2")
         self.title = make(size=16, bold=True, border=None, wrap=False)

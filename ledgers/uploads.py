@@ -22,7 +22,11 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .models import Attachment
 
-MAX_PIXELS = 40_000_000  # a 40-megapixel photo is already more than any phone takes
+MAX_PIXELS = 50_000_000  # beyond any tablet camera; stops a small file that decodes to gigabytes
+# Formats a camera, phone or scanner produces; anything else Pillow can read (EPS, ICO…) is refused.
+IMAGE_FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP", "TIFF"}
+BAD_IMAGE = (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError,
+             Image.DecompressionBombWarning)
 
 
 @dataclass(frozen=True)
@@ -55,29 +59,44 @@ def validate_upload(uploaded_file):
         return CleanFile(data, "application/pdf", Attachment.Kind.DOCUMENT, name)
     try:
         return _reencode_image(data, name)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError,
-            Image.DecompressionBombWarning):
+    except BAD_IMAGE:
         raise ValidationError(_("文件“%(name)s”不是可识别的图片或 PDF 文件，只接受 JPG、PNG 等图片和 PDF。")
                               % {"name": name}) from None
 
 
-def _reencode_image(data, name):
+def reencode_image(data, *, max_side=None, keep_alpha=True):
+    """(bytes, content type) of the image re-encoded from its pixels alone: JPEG, or PNG when it is
+    transparent and `keep_alpha`; shrunk to `max_side` if given. Raises one of BAD_IMAGE when the
+    data is not a whole image of an accepted format."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         with Image.open(io.BytesIO(data)) as probe:
-            if probe.width * probe.height > MAX_PIXELS:
-                raise ValueError("too many pixels")
+            if probe.format not in IMAGE_FORMATS or probe.width * probe.height > MAX_PIXELS:
+                raise ValueError("not an accepted image")
             probe.verify()  # checks the structure; the image cannot be used after verify()
         with Image.open(io.BytesIO(data)) as image:
             image = ImageOps.exif_transpose(image)  # keep the photo upright once EXIF is gone
-            has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+            if max_side:
+                image.thumbnail((max_side, max_side))
             out = io.BytesIO()
-            stem = os.path.splitext(name)[0] or "image"
-            if has_alpha:
+            has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+            if has_alpha and keep_alpha:
                 image.convert("RGBA").save(out, format="PNG", optimize=True)
-                return CleanFile(out.getvalue(), "image/png", Attachment.Kind.PHOTO, f"{stem}.png")
-            image.convert("RGB").save(out, format="JPEG", quality=85)
-            return CleanFile(out.getvalue(), "image/jpeg", Attachment.Kind.PHOTO, f"{stem}.jpg")
+                return out.getvalue(), "image/png"
+            if has_alpha or image.mode == "P":
+                image = image.convert("RGBA")
+                flat = Image.new("RGB", image.size, "white")
+                flat.paste(image, mask=image.getchannel("A"))
+                image = flat
+            image.convert("RGB").save(out, format="JPEG", quality=85, optimize=True)
+            return out.getvalue(), "image/jpeg"
+
+
+def _reencode_image(data, name):
+    content, content_type = reencode_image(data)
+    stem = os.path.splitext(name)[0] or "image"
+    extension = ".png" if content_type == "image/png" else ".jpg"
+    return CleanFile(content, content_type, Attachment.Kind.PHOTO, f"{stem}{extension}")
 
 
 def store(clean, **attachment_fields):

@@ -27,10 +27,8 @@ each message next to its field.
 
 import datetime
 import hashlib
-import io
 import json
 import uuid
-import warnings
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -42,7 +40,6 @@ from django.http.request import UnreadablePostError
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
-from PIL import Image, ImageOps
 
 from .models import (
     Attachment,
@@ -58,16 +55,15 @@ from .models import (
     WalkSession,
 )
 from .notify import notify
+from .uploads import BAD_IMAGE, reencode_image
 from .workdays import WorkCalendar
 
 MAX_PROBLEMS = 50
 MAX_PHOTOS_PER_PROBLEM = 9
 MAX_WORKING_DAYS = 365
 PHOTO_MAX_SIDE = 1600
-MAX_PIXELS = 50_000_000  # beyond any tablet camera; stops a small file that decodes to gigabytes
 # A tablet clock a little ahead of the server must not make a fresh walk "in the future".
 CLOCK_SKEW = datetime.timedelta(hours=1)
-IMAGE_FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP"}
 
 
 @dataclass
@@ -371,29 +367,11 @@ def normalise_photo(upload):
     The check is by content: a name or a declared type proves nothing. Re-encoding drops EXIF (GPS
     position, device serials) and anything smuggled after the image data."""
     upload.seek(0)
-    data = upload.read()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as probe:
-                if probe.format not in IMAGE_FORMATS or probe.width * probe.height > MAX_PIXELS:
-                    return None
-                probe.verify()
-            with Image.open(io.BytesIO(data)) as image:
-                image = ImageOps.exif_transpose(image)
-                image.thumbnail((PHOTO_MAX_SIDE, PHOTO_MAX_SIDE))
-                if image.mode in ("RGBA", "LA", "P", "PA"):
-                    image = image.convert("RGBA")
-                    flat = Image.new("RGB", image.size, "white")
-                    flat.paste(image, mask=image.getchannel("A"))
-                    image = flat
-                elif image.mode != "RGB":
-                    image = image.convert("RGB")
-                out = io.BytesIO()
-                image.save(out, "JPEG", quality=85, optimize=True)
-    except Exception:  # Pillow raises a dozen types (OSError, SyntaxError, struct.error…) on bad data
+        content, _content_type = reencode_image(upload.read(), max_side=PHOTO_MAX_SIDE, keep_alpha=False)
+    except BAD_IMAGE:
         return None
-    return out.getvalue()
+    return content
 
 
 def _check_photos(problems, files):
