@@ -76,7 +76,8 @@ class LedgerFilter(django_filters.FilterSet):
         fields["service_item"].queryset = ServiceItem.objects.visible_to(user)
 
     def filter_unit(self, queryset, name, unit):
-        return queryset.filter(unit__path__startswith=unit.path)
+        # A subquery, not a join: the planner then filters the items table alone (see _scope_q).
+        return queryset.filter(unit_id__in=Unit.objects.subtree(unit).values("pk"))
 
     def filter_status(self, queryset, name, value):
         if value == OPEN_ALL:

@@ -41,8 +41,10 @@ def _statutory_holidays(year):
     return frozenset(holidays_package.China(years=year).keys())
 
 
+@lru_cache(maxsize=8192)
 def package_is_workday(day):
-    """(is_workday, provisional) from the packages alone."""
+    """(is_workday, provisional) from the packages alone; cached: the packages' answers never change
+    while the process runs, and pages ask about the same year of days again and again."""
     if _official_year_known(day.year):
         return chinese_calendar.is_workday(day), False
     if day.year not in _warned_years:

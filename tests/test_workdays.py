@@ -27,6 +27,7 @@ class WorkdaysTestCase(TestCase):
 
     def test_it_counts_2027_provisionally_and_warns(self):
         workdays._warned_years.discard(2027)  # the warning is logged once per process and year
+        workdays.package_is_workday.cache_clear()
         calendar = WorkCalendar()
         with self.assertLogs("ledgers.workdays", level=logging.WARNING) as logs:
             # 2027-01-01 is New Year's Day (statutory): Thu 2026-12-31 + 1 working day = Mon 2027-01-04
