@@ -33,7 +33,7 @@ from .reports import (
     period_closures,
 )
 from .workdays import WorkCalendar
-from .xlsx import cell, display_width, stream_cells, style
+from .xlsx import FastRows, Styled, display_width, style
 
 CAMPAIGN = "走流程、解难题、优服务"
 FONT = "宋体"
@@ -89,8 +89,7 @@ class Sheet:
     """One printed table: merged title, subtitle, one or two header rows, then streamed rows."""
 
     def __init__(self, workbook, styles, name, title, subtitle, columns, freeze_columns=2):
-        # Rows are lists of ready-made styled cells (see ledgers.xlsx.stream_cells).
-        self.ws = stream_cells(workbook.create_sheet(title=name))
+        self.ws = workbook.create_sheet(title=name)
         self.styles = styles
         self.columns = columns
         self.width = len(columns)
@@ -116,15 +115,21 @@ class Sheet:
         ws.oddFooter.center.text = "第 &P 页，共 &N 页"
         ws.oddFooter.center.font = FONT
 
+        # Column widths, panes and page setup are written when the rows start: set them first.
+        self.rows = FastRows(ws)
+        self._style_ids = {}
         self.merged_line(title, styles.title)
         self.merged_line(subtitle, styles.subtitle)
         self._write_headers(two_levels)
 
     def cell(self, value, style):
-        return cell(self.ws, value, style)
+        style_id = self._style_ids.get(id(style))
+        if style_id is None:
+            style_id = self._style_ids[id(style)] = self.rows.style_id(style)
+        return Styled(value, style_id)
 
     def append(self, cells):
-        self.ws.append(cells)
+        self.rows.append(cells)
         self.row_number += 1
 
     def merged_line(self, text, style):

@@ -18,7 +18,7 @@ from openpyxl.utils import get_column_letter
 
 from .cards import CARD_LABELS, NONE, RED, YELLOW
 from .models import ClosureRecord, ItemEvent, Problem, RectificationItem
-from .xlsx import cell, display_width, stream_cells, style
+from .xlsx import FastRows, Styled, display_width, style
 
 CHUNK = 2000
 MAX_WIDTH = 60
@@ -118,15 +118,17 @@ def _with_figures(chunk):
 def write_workbook(queryset, clock, target):
     """Write the ledger rows of `queryset` to `target` (a path or a binary file object)."""
     workbook = Workbook(write_only=True)
-    sheet = stream_cells(workbook.create_sheet(_("整改台账")))
+    sheet = workbook.create_sheet(_("整改台账"))
     spec = columns()
     for index, (_header, width) in enumerate(spec, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
     sheet.freeze_panes = "A2"
-    header_style = style(sheet, font=Font(bold=True), fill=PatternFill("solid", fgColor="EEF1F5"),
-                         alignment=Alignment(vertical="top", wrap_text=False))
-    day, moment = style(sheet, number_format="yyyy-mm-dd"), style(sheet, number_format="yyyy-mm-dd hh:mm")
-    sheet.append([cell(sheet, title, header_style) for title, _width in spec])
+    rows = FastRows(sheet)
+    header = rows.style_id(style(sheet, font=Font(bold=True), fill=PatternFill("solid", fgColor="EEF1F5"),
+                                 alignment=Alignment(vertical="top", wrap_text=False)))
+    day = rows.style_id(style(sheet, number_format="yyyy-mm-dd"))
+    moment = rows.style_id(style(sheet, number_format="yyyy-mm-dd hh:mm"))
+    rows.append([Styled(title, header) for title, _width in spec])
 
     categories, sources = _labels(Problem.Category.choices), _labels(Problem.Source.choices)
     kinds, statuses = _labels(RectificationItem.Kind.choices), _labels(RectificationItem.Status.choices)
@@ -140,15 +142,13 @@ def write_workbook(queryset, clock, target):
          last_name, first_name, username, kind, status, opened_on, deadline, closed_at, updated_at, note,
          note_at, _closure) = row
         owner = f"{last_name}{first_name}".strip() or username
-        sheet.append([
-            cell(sheet, pk), cell(sheet, campaign), cell(sheet, unit), cell(sheet, description),
-            cell(sheet, categories.get(category, category)), cell(sheet, subcategory),
-            cell(sheet, sources.get(source, source)), cell(sheet, service_item), cell(sheet, measure),
-            cell(sheet, lead_unit), cell(sheet, owner), cell(sheet, kinds.get(kind, kind)),
-            cell(sheet, statuses.get(status, status)), cell(sheet, opened_on, day), cell(sheet, deadline, day),
-            cell(sheet, cards[card_of(clock, status, deadline)]), cell(sheet, overdue(status, deadline)),
-            cell(sheet, _local(closed_at), moment), cell(sheet, _local(updated_at), moment), cell(sheet, note),
-            cell(sheet, _local(note_at), moment), *[cell(sheet, figure) for figure in figures],
+        rows.append([
+            pk, campaign, unit, description, categories.get(category, category), subcategory,
+            sources.get(source, source), service_item, measure, lead_unit, owner, kinds.get(kind, kind),
+            statuses.get(status, status), Styled(opened_on, day), Styled(deadline, day),
+            cards[card_of(clock, status, deadline)], overdue(status, deadline),
+            Styled(_local(closed_at), moment), Styled(_local(updated_at), moment), note,
+            Styled(_local(note_at), moment), *figures,
         ])
         count += 1
     workbook.save(target)

@@ -13,7 +13,8 @@ from openpyxl.cell import WriteOnlyCell
 
 MAX_CELL_CHARS = 32767
 TRUNCATION_MARK = "…（已截断）"
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Control characters, and what XML 1.0 cannot carry at all (lone surrogates, U+FFFE, U+FFFF).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 FORMULA_STARTS = ("=", "+", "-", "@")
 
 
@@ -95,3 +96,94 @@ def cell(sheet, value, style=None):
     if isinstance(value, str):
         return protect(Cell(sheet, style_array=style), value)
     return Cell(sheet, value=value, style_array=style)
+
+
+class Styled(tuple):
+    """(value, style id) for one `FastRows` cell that needs a style (a date format, a bold header)."""
+
+    def __new__(cls, value, style_id):
+        return super().__new__(cls, (value, style_id))
+
+
+class FastRows:
+    """Rows of plain values written straight into a write-only sheet's XML, for exports that grow
+    with the ledger: one lxml element per row instead of a Cell object and a nested write per
+    value (95,000 ledger rows: 26 s -> see `make bench`). Text goes through `safe_text`; text that
+    looks like a formula gets a quote-prefixed style, as `protect` does. Set the sheet's column
+    widths and panes before creating this: they are written when the writer starts."""
+
+    def __init__(self, sheet):
+        sheet._get_writer()
+        sheet._values_to_row = _as_is
+        sheet._writer.write_row = self._write_row
+        self.sheet = sheet
+        self.workbook = sheet.parent
+        self._quoted = {}
+        self._letters = []
+
+    def style_id(self, style_array):
+        return str(self.workbook._cell_styles.add(style_array))  # an IndexedList: one id per style
+
+    def append(self, values):
+        self.sheet.append(values)
+
+    def _quoted_style(self, style_id):
+        if style_id not in self._quoted:
+            from openpyxl.styles.cell_style import StyleArray
+
+            base = self.workbook._cell_styles[int(style_id)] if style_id else StyleArray()
+            quoted = StyleArray(base)
+            quoted.quotePrefix = 1
+            self._quoted[style_id] = self.style_id(quoted)
+        return self._quoted[style_id]
+
+    def _letters_for(self, count):
+        from openpyxl.utils import get_column_letter
+
+        while len(self._letters) < count:
+            self._letters.append(get_column_letter(len(self._letters) + 1))
+        return self._letters
+
+    def _write_row(self, xf, row, row_idx):
+        from lxml.etree import Element, SubElement
+        from openpyxl.utils.datetime import to_excel
+
+        number = str(row_idx)
+        element = Element("row", r=number)
+        dimension = self.sheet.row_dimensions.get(row_idx)
+        if dimension is not None:  # a height set for this row before it was written
+            for key, setting in dict(dimension).items():
+                element.set(key, setting)
+        for letter, value in zip(self._letters_for(len(row)), row):
+            style = None
+            if type(value) is Styled:
+                value, style = value
+            if value is None:
+                if style is not None:
+                    SubElement(element, "c", r=letter + number, s=style)
+                continue
+            cell_element = SubElement(element, "c", r=letter + number)
+            if isinstance(value, str):
+                text = safe_text(value)
+                if text.startswith(FORMULA_STARTS):
+                    style = self._quoted_style(style)
+                cell_element.set("t", "inlineStr")
+                holder = SubElement(SubElement(cell_element, "is"), "t")
+                holder.text = text
+                if text != text.strip():
+                    holder.set("{http://www.w3.org/XML/1998/namespace}space", "preserve")
+            elif isinstance(value, bool):
+                cell_element.set("t", "b")
+                SubElement(cell_element, "v").text = "1" if value else "0"
+            else:
+                if hasattr(value, "year"):  # date or datetime: a serial number shown by its format
+                    value = to_excel(value, self.workbook.epoch)
+                cell_element.set("t", "n")
+                SubElement(cell_element, "v").text = repr(value) if isinstance(value, float) else str(value)
+            if style is not None:
+                cell_element.set("s", style)
+        xf.write(element)
+
+
+def _as_is(values, row_idx):
+    return values
