@@ -168,25 +168,25 @@ def request_extension(actor, item_id, *, new_deadline, reason, version=None):
     return request
 
 
-@transaction.atomic
 def request_closure(actor, item_id, *, evidence, files=(), figures=None, version=None):
     """`files` are uploads.CleanFile objects, validated before the transaction started."""
-    from .uploads import store
+    from .uploads import removed_if_rolled_back, store
 
-    item = _as_owner(actor, item_id, version)
-    _require_status(item, WORKING, _("当前状态不能申请销号。"))
-    evidence = _require_text(evidence, _("申请销号须填写整改情况及佐证说明。"))
-    figures = {name: value for name, value in (figures or {}).items() if name in FIGURE_FIELDS}
-    record = ClosureRecord.objects.create(item=item, submitted_by=actor, evidence=evidence, **figures)
-    for clean in files:
-        store(clean, unit=item.unit, item=item, closure=record, uploaded_by=actor)
-    previous = item.status
-    item.status = Status.CLOSURE_REQUESTED
-    _save(item, actor, Action.CLOSURE_REQUESTED, from_status=previous, note=evidence, fields=["status"],
-          closure=record.pk, files=len(files))
-    notify(_others(unit_chain_supervisors(item), actor),
-           _("%(owner)s 申请销号：%(measure)s") % {"owner": actor, "measure": item.measure[:60]}, item=item)
-    return record
+    with removed_if_rolled_back() as stored, transaction.atomic():
+        item = _as_owner(actor, item_id, version)
+        _require_status(item, WORKING, _("当前状态不能申请销号。"))
+        evidence = _require_text(evidence, _("申请销号须填写整改情况及佐证说明。"))
+        figures = {name: value for name, value in (figures or {}).items() if name in FIGURE_FIELDS}
+        record = ClosureRecord.objects.create(item=item, submitted_by=actor, evidence=evidence, **figures)
+        for clean in files:
+            store(clean, stored, unit=item.unit, item=item, closure=record, uploaded_by=actor)
+        previous = item.status
+        item.status = Status.CLOSURE_REQUESTED
+        _save(item, actor, Action.CLOSURE_REQUESTED, from_status=previous, note=evidence, fields=["status"],
+              closure=record.pk, files=len(files))
+        notify(_others(unit_chain_supervisors(item), actor),
+               _("%(owner)s 申请销号：%(measure)s") % {"owner": actor, "measure": item.measure[:60]}, item=item)
+        return record
 
 
 # ---------------------------------------------------------------------------------------------

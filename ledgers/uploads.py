@@ -9,6 +9,7 @@ half a change behind; `store` then writes an Attachment inside it.
 """
 
 import io
+from contextlib import contextmanager
 import os
 import warnings
 from dataclasses import dataclass
@@ -99,14 +100,39 @@ def _reencode_image(data, name):
     return CleanFile(content, content_type, Attachment.Kind.PHOTO, f"{stem}{extension}")
 
 
-def store(clean, **attachment_fields):
+def store(clean, stored=None, **attachment_fields):
     """Write a validated file as an Attachment; `attachment_fields` name its unit, owner rows and
-    uploader (unit=..., item=..., closure=..., uploaded_by=...)."""
+    uploader (unit=..., item=..., closure=..., uploaded_by=...). The file's name is added to
+    `stored` (from `removed_if_rolled_back`) so that a rolled-back change leaves no file behind."""
     attachment = Attachment(original_name=clean.original_name, content_type=clean.content_type,
                             size=len(clean.data), kind=clean.kind, **attachment_fields)
     attachment.file.save(clean.original_name, ContentFile(clean.data), save=False)
+    if stored is not None:
+        stored.append(attachment.file.name)
     attachment.save()
     return attachment
+
+
+@contextmanager
+def removed_if_rolled_back():
+    """Files are written to storage inside the change's transaction, and storage does not roll
+    back: use `with removed_if_rolled_back() as stored, transaction.atomic():` and pass `stored`
+    to `store`, and a failed change deletes its files again."""
+    stored = []
+    try:
+        yield stored
+    except BaseException:
+        discard(stored)
+        raise
+
+
+def discard(names):
+    storage = Attachment._meta.get_field("file").storage
+    for name in names:
+        try:
+            storage.delete(name)
+        except OSError:
+            pass  # a file we cannot delete is an orphan on disk, never a lost record
 
 
 def validate_and_store(uploaded_file, **attachment_fields):

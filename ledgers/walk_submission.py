@@ -55,7 +55,7 @@ from .models import (
     WalkSession,
 )
 from .notify import notify
-from .uploads import BAD_IMAGE, reencode_image
+from .uploads import BAD_IMAGE, discard, reencode_image
 from .workdays import WorkCalendar
 
 MAX_PROBLEMS = 50
@@ -434,14 +434,14 @@ def _submit(user, payload, files, *, today, now):
         with transaction.atomic():
             created = _write(user, walk, client_uuid, fingerprint, today, stored)
     except IntegrityError:
-        _discard(stored)
+        discard(stored)
         # Two copies of the same draft raced past the first look-up; the loser answers as a resend.
         earlier = _already_received(user, client_uuid, fingerprint)
         if earlier is not None:
             return earlier
         raise
     except BaseException:
-        _discard(stored)
+        discard(stored)
         raise
     return Outcome(201, walk=created)
 
@@ -515,10 +515,3 @@ def _service_item_named(user, unit, name):
     return item
 
 
-def _discard(names):
-    storage = Attachment._meta.get_field("file").storage
-    for name in names:
-        try:
-            storage.delete(name)
-        except OSError:
-            pass

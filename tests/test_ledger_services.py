@@ -154,6 +154,21 @@ class OwnerActionsTestCase(LedgerServiceTestCase):
         event = item.events.get()
         self.assertEqual((event.action, event.to_status), (Action.CLOSURE_REQUESTED, Status.CLOSURE_REQUESTED))
 
+    def test_a_failed_closure_request_leaves_no_file_behind(self):
+        from unittest import mock
+
+        from django.conf import settings
+
+        item = self.item()
+        clean = validate_upload(SimpleUploadedFile("前后对比.png", png_bytes(), content_type="image/png"))
+        before = {path for path in settings.MEDIA_ROOT.rglob("*") if path.is_file()}
+        with mock.patch.object(services, "notify", side_effect=RuntimeError("mail queue down")):
+            with self.assertRaises(RuntimeError):
+                services.request_closure(self.w.carol, item.pk, evidence="已整改", files=[clean])
+        self.assertFalse(ClosureRecord.objects.exists())
+        self.assertFalse(Attachment.objects.exists())
+        self.assertEqual({path for path in settings.MEDIA_ROOT.rglob("*") if path.is_file()}, before)
+
     def test_it_tells_the_supervisors_of_the_unit_chain_about_a_closure_request(self):
         item = self.item()
         with self.captureOnCommitCallbacks(execute=True):
