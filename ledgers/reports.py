@@ -18,6 +18,8 @@ Definitions the circular states in its footnote:
 
 import datetime
 import logging
+import os
+import time
 from dataclasses import dataclass, field
 
 from django.db import transaction
@@ -44,7 +46,15 @@ logger = logging.getLogger(__name__)
 
 ONE_DAY = datetime.timedelta(days=1)
 # A report found RUNNING for longer than this was left by a worker that died; it may be claimed again.
+# Read at call time, so a test worker (tests/test_faults.py) can shorten it to seconds.
 STALE_RUNNING = datetime.timedelta(minutes=30)
+# A report still QUEUED this long after it was asked for was probably never sent (the broker was
+# down); requeue_waiting_reports sends it again. A second message for the same report is harmless:
+# claim_report lets only one run build it, the other finds it taken or done and stops.
+REQUEUE_AFTER = datetime.timedelta(minutes=5)
+# Test-only hook: a worker started with this variable waits that many seconds after claiming a
+# report and before building it, so tests/test_faults.py can kill it in the middle of a report.
+PAUSE_ENV = "WALKFLOW_TEST_REPORT_PAUSE"
 # The periodic jobs fill at most this many missing periods per scope in one run.
 MAX_BACKFILL = {Report.Kind.WEEKLY: 26, Report.Kind.MONTHLY: 12}
 
@@ -551,6 +561,8 @@ def run_report(report_id, *, today=None):
 
     if not claim_report(report_id):
         return None
+    if os.environ.get(PAUSE_ENV):
+        time.sleep(float(os.environ[PAUSE_ENV]))
     report = Report.objects.select_related("scope").get(pk=report_id)
     period = Period.parse(report.kind, report.period)
     content = build_workbook(report.kind, report.scope, period, today=today,
@@ -626,6 +638,34 @@ def schedule_missing(kind, today, enqueue):
             transaction.on_commit(lambda pk=report.pk, mail=mail: enqueue(pk, mail), robust=True)
             queued.append(report.pk)
     return queued
+
+
+def requeue_waiting_reports(enqueue, *, max_attempts, now=None):
+    """Send again every report left waiting: QUEUED since before REQUEUE_AFTER (its message was lost
+    or never sent, e.g. the broker was down when it was asked for) or RUNNING since before
+    STALE_RUNNING (its worker died). Returns the ids sent; safe to run as often as wanted.
+
+    A report already tried `max_attempts` times is marked FAILED instead: a report that kills its
+    worker every time must not be sent again forever. `enqueue(report_id, mail)` as in
+    schedule_missing; a weekly report of the scheduler (nobody asked for it) for the last complete
+    week is mailed when done, as schedule_missing would have done.
+    """
+    now = now or timezone.now()
+    waiting = Report.objects.filter(
+        Q(status=Report.Status.QUEUED, requested_at__lt=now - REQUEUE_AFTER)
+        | Q(status=Report.Status.RUNNING, started_at__lt=now - STALE_RUNNING))
+    waiting.filter(attempts__gte=max_attempts).update(
+        status=Report.Status.FAILED, finished_at=now,
+        error=_("生成多次中断（已尝试 %(n)d 次），不再自动重试。") % {"n": max_attempts})
+    last_week = Period.last_complete(Report.Kind.WEEKLY, timezone.localdate(now)).label
+    sent = []
+    for pk, kind, period, requested_by in (waiting.filter(attempts__lt=max_attempts).order_by("requested_at", "id")
+                                           .values_list("pk", "kind", "period", "requested_by")):
+        mail = kind == Report.Kind.WEEKLY and requested_by is None and period == last_week
+        if enqueue(pk, mail) is False:
+            break  # the broker is still down: the next run tries again
+        sent.append(pk)
+    return sent
 
 
 # ---------------------------------------------------------------------------------------------

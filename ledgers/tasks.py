@@ -1,6 +1,7 @@
 """Celery tasks: thin wrappers that take a period or a report id and call ledgers.reports.
 
-The beat schedule in settings names weekly_summaries, monthly_circulars and daily_reminders.
+The beat schedule in settings names weekly_summaries, monthly_circulars, daily_reminders and
+requeue_waiting_reports.
 Beat may miss runs (it was down, Redis was down), so each periodic task fills every missing period
 since the last report that was done, and every task is safe to run again.
 """
@@ -11,6 +12,7 @@ import logging
 from celery import shared_task
 from django.db import DatabaseError
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from . import reminders, reports
 from .models import Report
@@ -44,7 +46,18 @@ def build_report(self, report_id, mail=False):
 
 
 def enqueue_report(report_id, mail=False):
-    build_report.delay(report_id, mail)
+    """Send a report to the worker; False when the broker cannot be reached.
+
+    A broker that is down must not fail the request or the periodic job that asked (Celery retries
+    the publish briefly, CELERY_TASK_PUBLISH_RETRY_POLICY, then raises): the report stays QUEUED and
+    requeue_waiting_reports sends it again once the broker is back.
+    """
+    try:
+        build_report.delay(report_id, mail)
+    except BrokerUnavailable:
+        logger.warning("任务队列不可用：报表 %s 保持排队，队列恢复后由定时任务补发", report_id, exc_info=True)
+        return False
+    return True
 
 
 @shared_task(autoretry_for=(DatabaseError,), retry_backoff=True, max_retries=3)
@@ -61,3 +74,9 @@ def monthly_circulars(today=None):
 def daily_reminders(today=None):
     sent = reminders.daily_scan(_day(today))
     return {str(kind): n for kind, n in sent.items()}
+
+
+@shared_task(autoretry_for=(DatabaseError,), retry_backoff=True, max_retries=3)
+def requeue_waiting_reports():
+    """Every few minutes (beat): send again the reports whose message was lost or whose worker died."""
+    return reports.requeue_waiting_reports(enqueue_report, max_attempts=build_report.max_retries + 1)

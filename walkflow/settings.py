@@ -274,7 +274,16 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 7200}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A publish to a broker that is down fails after this instead of holding the web request; the
+# report stays QUEUED and "requeue-waiting-reports" below sends it again (tests/test_faults.py).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 CELERY_BEAT_SCHEDULE = {
+    # Reports whose message was lost (broker down when asked for) or whose worker died are sent
+    # again; at most a few minutes after the broker is back, the queued work completes.
+    "requeue-waiting-reports": {
+        "task": "ledgers.tasks.requeue_waiting_reports",
+        "schedule": crontab(minute="*/5"),
+    },
     "weekly-summary": {
         "task": "ledgers.tasks.weekly_summaries",
         "schedule": crontab(minute=0, hour=8, day_of_week="mon"),

@@ -102,16 +102,19 @@ def report_request(request):
     from ..tasks import enqueue_report
 
     period, scope = form.cleaned_data["period"], form.cleaned_data["scope"]
+    sent = {}
     with transaction.atomic():
         report, queued = ensure_report(form.cleaned_data["kind"], period, scope, requested_by=request.user)
         if queued:
-            # After commit, or the worker could look for a row it cannot see yet. robust: a broker
-            # that is down leaves the report queued (shown as such) instead of an error page.
-            transaction.on_commit(lambda: enqueue_report(report.pk), robust=True)
-    if queued:
+            # After commit, or the worker could look for a row it cannot see yet. A broker that is
+            # down makes enqueue_report answer False: the report stays queued, never an error page.
+            transaction.on_commit(lambda: sent.update(ok=enqueue_report(report.pk)), robust=True)
+    if not queued:
+        messages.warning(request, _("该报表正在生成中，请稍候。"))
+    elif sent.get("ok", True):
         messages.success(request, _("已提交生成，完成后可在本页下载。"))
     else:
-        messages.warning(request, _("该报表正在生成中，请稍候。"))
+        messages.warning(request, _("报表已登记，但任务队列服务暂时不可用；服务恢复后将自动生成，无需重复提交。"))
     return redirect("report_detail", pk=report.pk)
 
 
