@@ -50,6 +50,7 @@ class LedgerBrowserTests(BrowserTestCase):
 
         page = self.open_as(w.bob)
         page.goto(f"{self.live_server_url}/ledger/")
+        page.click(".ledger-filter summary")  # the filter box opens on demand; the table comes first
         page.select_option("#f-card", "red")
         page.click("#filter-form button[type=submit]")
         page.wait_for_url("**/ledger/?*card=red*")
