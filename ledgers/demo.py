@@ -58,8 +58,9 @@ UNITS = [
 
 USERS = [
     # username, family name, given name, title, unit code, roles
-    ("guanli", "管", "理员", "系统管理员", "430000-ZWGL", [Role.ADMIN, Role.OFFICE]),
-    ("bangongshi", "易", "晓琳", "优化办工作人员", "430000-ZWGL", [Role.OFFICE]),
+    # The province's office staff sit at the province itself: their scope is the whole province.
+    ("guanli", "管", "理员", "系统管理员", "430000", [Role.ADMIN, Role.OFFICE]),
+    ("bangongshi", "易", "晓琳", "省优化办工作人员", "430000", [Role.OFFICE]),
     ("duban", "王", "建国", "市行政审批服务局督查科科长", "430900", [Role.SUPERVISOR]),
     ("duban_js", "向", "红", "市优化办督查组组长", "433101", [Role.SUPERVISOR]),
     ("lingdao", "梁", "元和", "区长", "430903", [Role.LEADER]),
