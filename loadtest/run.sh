@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Load run (issue 6): 60 users for 2 minutes against gunicorn + PostgreSQL, on loopback only.
+#   50 browse the ledger with filters and open items, 10 submit walk-throughs (5 problems, 2 photos).
+# Not part of `make test`. Usage, on the bench database of `make bench`:
+#   .venv/bin/pip install -r requirements-bench.txt
+#   DATABASE_URL=postgres://postgres@127.0.0.1:5432/walkflow_gen loadtest/run.sh
+# It prints p50/p95, requests/s and failures per request type, and exits non-zero on any failure.
+# The walk-throughs it submits stay in that database (the journal is append-only): a few thousand
+# problems more for the bench account, which `make bench` takes as they come.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+: "${DATABASE_URL:?set DATABASE_URL to the PostgreSQL bench database, e.g. postgres://postgres@127.0.0.1:5432/walkflow_gen}"
+case "$DATABASE_URL" in
+  postgres://*|postgresql://*) ;;
+  *) echo "loadtest/run.sh: DATABASE_URL must name a PostgreSQL database (gunicorn with 4 workers on SQLite measures its lock, not walkflow)" >&2; exit 2 ;;
+esac
+
+PY=.venv/bin/python
+PORT=${LOAD_PORT:-8055}
+HOST=127.0.0.1                 # loopback only: never point this at a machine people use
+USERS=60                       # 50 LedgerBrowser + 10 WalkSubmitter (fixed_count in the locustfile)
+SPAWN_RATE=5                   # users started per second: 12 s to sign everybody in, not one login storm
+RUN_TIME=${LOAD_RUN_TIME:-2m}  # bounded; a shorter LOAD_RUN_TIME=20s is handy to try the script
+OUT=var/loadtest
+mkdir -p "$OUT/media"
+rm -f "$OUT"/result_*.csv
+
+if ! "$PY" -c "import locust, gunicorn" 2>/dev/null; then
+  echo "loadtest/run.sh: locust or gunicorn missing; run .venv/bin/pip install -r requirements-bench.txt" >&2
+  exit 2
+fi
+
+# Production settings, except what a plain-HTTP loopback run cannot have or must not measure:
+# - SECURE_SSL_REDIRECT=0, SECURE_COOKIES=0: no TLS proxy in front, so no https redirect and cookies
+#   that travel over http (production keeps both on behind its TLS proxy);
+# - AXES_ENABLED=0: 60 simulated people share one address and two accounts; one mistyped password
+#   repeated by the script would lock all of them out (5 failures, user name + address) and the run
+#   would measure the lock-out page. Brute-force protection is proven in tests/test_security.py;
+# - EMAIL_BACKEND dummy: no mail server on this machine; the notification rows are still written;
+# - REDIS_URL unset: the web requests measured here queue no Celery task.
+export DEBUG=0 ALLOWED_HOSTS=$HOST SECURE_SSL_REDIRECT=0 SECURE_COOKIES=0 AXES_ENABLED=0
+export SECRET_KEY="$("$PY" -c 'import secrets; print(secrets.token_urlsafe(50))')"
+export EMAIL_BACKEND=django.core.mail.backends.dummy.EmailBackend
+export MEDIA_ROOT="$PWD/$OUT/media" LOG_LEVEL=WARNING
+unset REDIS_URL
+
+"$PY" manage.py migrate --noinput -v0
+
+# The accounts of `make bench` (ledgers/bench.py Bench.prepare: bench_supervisor_1, bench_leader_1,
+# ...) with a fresh password, and the ids a walk-through names, for the locustfile.
+LOADTEST_CONFIG="$OUT/config.json" "$PY" - <<'EOF'
+import io, json, os, secrets
+
+import django
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "walkflow.settings")
+django.setup()
+from ledgers.bench import Bench
+
+bench = Bench(problems=0, runs=1, stdout=io.StringIO())  # 0: use the data as it is, generate nothing
+bench.prepare()
+if bench.total < 1000:
+    raise SystemExit(f"loadtest: only {bench.total} problems in this database; run make bench (or generate_ledger) first")
+password = secrets.token_urlsafe(16)
+for user in (bench.supervisor, bench.leader):
+    user.set_password(password)
+    user.save(update_fields=["password"])
+config = {"supervisor": bench.supervisor.username, "leader": bench.leader.username, "password": password,
+          "city": bench.city.pk, "county": bench.county.pk, "owner": bench.owner.pk,
+          "campaign": bench.campaign.pk, "service_item": bench.service_item.pk, "problems": bench.total}
+with open(os.environ["LOADTEST_CONFIG"], "w", encoding="utf-8") as handle:
+    json.dump(config, handle)
+print(f"loadtest: {bench.total} problems, users {config['supervisor']} and {config['leader']}")
+EOF
+
+# Its log (and the workers' Django error log) goes to a file that is checked for errors at the end.
+.venv/bin/gunicorn walkflow.wsgi -w 4 -b "$HOST:$PORT" >"$OUT/gunicorn.log" 2>&1 &
+GUNICORN=$!
+stop_gunicorn() {
+  if kill -0 "$GUNICORN" 2>/dev/null; then
+    kill -TERM "$GUNICORN"
+    wait "$GUNICORN" 2>/dev/null || true
+  fi
+}
+trap stop_gunicorn EXIT
+
+for _ in $(seq 1 60); do
+  if "$PY" -c "import urllib.request; urllib.request.urlopen('http://$HOST:$PORT/accounts/login/', timeout=2)" 2>/dev/null; then
+    break
+  fi
+  kill -0 "$GUNICORN" 2>/dev/null || { echo "gunicorn died; see $OUT/gunicorn.log" >&2; exit 1; }
+  sleep 0.5
+done
+
+status=0
+LOADTEST_CONFIG="$OUT/config.json" .venv/bin/locust -f loadtest/locustfile.py --headless --only-summary \
+  -u "$USERS" -r "$SPAWN_RATE" -t "$RUN_TIME" --stop-timeout 15 --host "http://$HOST:$PORT" \
+  --csv "$OUT/result" --loglevel WARNING || status=$?
+stop_gunicorn
+
+"$PY" - "$OUT/result_stats.csv" <<'EOF'
+import csv, sys
+
+rows = list(csv.DictReader(open(sys.argv[1], encoding="utf-8")))
+print()
+print(f"{'request':<22} {'count':>7} {'fail':>5} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'max ms':>7} {'req/s':>7}")
+for row in rows:
+    name = row["Name"] if row["Name"] != "Aggregated" else "all"
+    print(f"{name:<22} {row['Request Count']:>7} {row['Failure Count']:>5} {row['50%']:>7} {row['95%']:>7} "
+          f"{row['99%']:>7} {float(row['Max Response Time']):>7.0f} {float(row['Requests/s']):>7.2f}")
+failures = sum(int(row["Failure Count"]) for row in rows if row["Name"] == "Aggregated")
+print(f"\nfailures: {failures}  (details: {sys.argv[1].replace('_stats.csv', '_failures.csv')})")
+EOF
+if [ -s "$OUT/gunicorn.log" ] && grep -q "Traceback\|ERROR\|CRITICAL" "$OUT/gunicorn.log"; then
+  echo "gunicorn logged errors: see $OUT/gunicorn.log" >&2
+  status=1
+fi
+exit "$status"
