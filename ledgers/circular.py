@@ -5,7 +5,7 @@ a province's list of 100,000 problems costs no more memory than a county's. Writ
 still carry everything a printed circular needs (merged title rows, frozen headers, column
 widths, A4 landscape fitted to the page width, header rows repeated on every page), as long as
 those are set before the first row is appended. Every text cell goes through
-`ledgers.xlsx.protect`; numbers are written as numbers, never as formulas.
+`ledgers.xlsx.FastRows`; numbers are written as numbers, never as formulas.
 """
 
 import io

@@ -1,10 +1,10 @@
-"""The one way user text reaches a spreadsheet cell.
+"""The one way user text reaches a spreadsheet cell: `FastRows`.
 
 openpyxl writes any string starting with "=" as a live formula, and Excel/WPS may turn "+", "-" and
-"@" into one when the user edits the cell. Control characters make openpyxl raise and abort the
-whole export. Every export writes user text through `text_cell` (or `safe_text` for a normal-mode
-sheet): the cell is typed as a string, and text that looks like a formula also gets Excel's
-"quote prefix" flag, so it stays text even when someone edits it. The text itself is unchanged.
+"@" into one when the user edits the cell. Control characters make the writer raise and abort the
+whole export. `FastRows` writes every string as an inline string (never a formula) after
+`safe_text`, and text that looks like a formula also gets Excel's "quote prefix" style, so it stays
+text even when someone edits it. The text itself is unchanged.
 """
 
 import re
@@ -28,51 +28,16 @@ def safe_text(value):
     return text
 
 
-def protect(cell, value):
-    """Put `value` into `cell` as plain text; works for write-only and normal-mode cells."""
-    text = safe_text(value)
-    cell.value = text
-    cell.data_type = "s"  # never "f", whatever the text starts with
-    if text.startswith(FORMULA_STARTS):
-        cell.quotePrefix = True
-    return cell
-
-
-def text_cell(sheet, value, style=None):
-    """A write-only cell holding `value` as text, never a formula."""
-    cell = WriteOnlyCell(sheet)
-    if style is not None:
-        cell.style = style
-    return protect(cell, value)
-
-
 def display_width(text):
     """Column width for text: CJK characters take two columns in Excel and WPS."""
     return sum(2 if ord(ch) > 0x2E7F else 1 for ch in str(text))
 
 
-# -- fast rows for large write-only sheets --------------------------------------------------------
-#
-# openpyxl (3.1.5, pinned in requirements.txt) converts every appended value through
-# `_values_to_row`, which first tries each one as a plain value and builds an exception for every
-# ready-made cell; with a number format set cell by cell on top, that is most of an export's time.
-# `stream_cells` lets a sheet take ready-made cells as they are, and `style` makes a style once per
-# workbook, so each cell only copies an array.
-
-
-def stream_cells(sheet):
-    sheet._values_to_row = _place_cells
-    return sheet
-
-
-def _place_cells(cells, row_number):
-    for column, placed in enumerate(cells, start=1):
-        placed.row, placed.column = row_number, column
-    return cells
+# -- styles and fast rows for write-only sheets ----------------------------------------------------
 
 
 def style(sheet, *, number_format=None, font=None, fill=None, alignment=None, border=None):
-    """A style array registered in the sheet's workbook, to pass to `cell(..., style=...)`."""
+    """A style array for the sheet's workbook; `FastRows.style_id` turns it into the id cells use."""
     from openpyxl.styles.cell_style import StyleArray
 
     sample = WriteOnlyCell(sheet)
@@ -89,15 +54,6 @@ def style(sheet, *, number_format=None, font=None, fill=None, alignment=None, bo
     return StyleArray(sample._style)
 
 
-def cell(sheet, value, style=None):
-    """A cell for a `stream_cells` sheet: text through `protect`, other values as they are."""
-    from openpyxl.cell.cell import Cell
-
-    if isinstance(value, str):
-        return protect(Cell(sheet, style_array=style), value)
-    return Cell(sheet, value=value, style_array=style)
-
-
 class Styled(tuple):
     """(value, style id) for one `FastRows` cell that needs a style (a date format, a bold header)."""
 
@@ -106,11 +62,15 @@ class Styled(tuple):
 
 
 class FastRows:
-    """Rows of plain values written straight into a write-only sheet's XML, for exports that grow
-    with the ledger: one lxml element per row instead of a Cell object and a nested write per
-    value (95,000 ledger rows: 26 s -> see `make bench`). Text goes through `safe_text`; text that
-    looks like a formula gets a quote-prefixed style, as `protect` does. Set the sheet's column
-    widths and panes before creating this: they are written when the writer starts."""
+    """Rows of plain values written straight into a write-only sheet's XML: one lxml element per
+    row instead of openpyxl's Cell object and nested write per value (the 95,000-item ledger
+    export: 26 s -> 16 s). Text goes through `safe_text`; text that looks like a formula gets a
+    quote-prefixed style. Set the sheet's column widths, panes and page setup before creating
+    this: they are written when the writer starts.
+
+    It replaces two private pieces of openpyxl's write-only worksheet (`_values_to_row` and the
+    writer's `write_row`); openpyxl is pinned (requirements.txt) and the read-back tests of every
+    export would catch a change."""
 
     def __init__(self, sheet):
         sheet._get_writer()

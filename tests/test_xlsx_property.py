@@ -15,6 +15,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase as HypothesisTestCase
 from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Font
 
 from ledgers import xlsx
 from ledgers.cards import card_clock
@@ -81,8 +82,8 @@ def assert_text(testcase, cell, text):
         testcase.assertTrue(cell.quotePrefix, f"{cell.coordinate} has no quote prefix")
 
 
-class CellHelperTests(HypothesisTestCase):
-    """ledgers.xlsx.text_cell / cell / protect, in a write-only and in a normal-mode workbook."""
+class FastRowsTests(HypothesisTestCase):
+    """ledgers.xlsx.FastRows, the writer every export uses, with plain and styled text cells."""
 
     @hypothesis_settings(max_examples=150, deadline=None, derandomize=True,
                          suppress_health_check=[HealthCheck.too_slow])
@@ -93,22 +94,21 @@ class CellHelperTests(HypothesisTestCase):
     @example(text="=" + "a" * 40_000)
     def test_it_keeps_any_text_as_text(self, text):
         writer = Workbook(write_only=True)
-        sheet = xlsx.stream_cells(writer.create_sheet("写入"))
-        sheet.append([xlsx.text_cell(sheet, text), xlsx.cell(sheet, text), xlsx.cell(sheet, 7)])
-        normal = Workbook()
-        xlsx.protect(normal.active.cell(row=1, column=1), text)
-        for book in (writer, normal):
-            out = io.BytesIO()
-            book.save(out)
-            back = read_back(out.getvalue())
-            assert_no_formula(self, back)
-            first = next(back.worksheets[0].iter_rows(max_row=1))
-            assert_text(self, first[0], text)
-            if expected(text):
-                self.assertEqual(first[0].data_type, "s")
-            if book is writer:
-                assert_text(self, first[1], text)
-                self.assertEqual(first[2].value, 7)  # numbers stay numbers
+        sheet = writer.create_sheet("写入")
+        rows = xlsx.FastRows(sheet)
+        bold = rows.style_id(xlsx.style(sheet, font=Font(bold=True)))
+        rows.append([text, xlsx.Styled(text, bold), 7])
+        out = io.BytesIO()
+        writer.save(out)
+        back = read_back(out.getvalue())
+        assert_no_formula(self, back)
+        first = next(back.worksheets[0].iter_rows(max_row=1))
+        assert_text(self, first[0], text)
+        assert_text(self, first[1], text)
+        if expected(text):
+            self.assertEqual(first[0].data_type, "s")
+            self.assertTrue(first[1].font.b)  # the quote prefix kept the cell's own style
+        self.assertEqual(first[2].value, 7)  # numbers stay numbers
 
     def test_safe_text_matches_the_documented_rule(self):
         self.assertEqual(xlsx.safe_text("a\x00b\tc\nd\re\x0b\x0c\x1f\x7f"), "ab\tc\nd\re")

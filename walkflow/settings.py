@@ -270,7 +270,9 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_ENABLE_UTC = False
 CELERY_TASK_IGNORE_RESULT = True
 # Keep the re-delivery window far above the longest task (a circular takes seconds).
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 7200}
+# Socket timeouts bound a publish to a broker host that vanished without refusing the connection:
+# a web request then fails fast and the report stays queued (see tasks.enqueue_report).
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 7200, "socket_timeout": 5, "socket_connect_timeout": 5}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
