@@ -2,6 +2,7 @@
 #   make run   venv, install, migrate, demo data, serve http://127.0.0.1:8000 (SQLite, tasks in-process)
 #   make test  venv, install, the whole suite (SQLite unless DATABASE_URL is set)
 #   make bench speed figures against django-import-export and the admin (BENCH_PROBLEMS=100000)
+#   make load  a bounded load run on loopback (DATABASE_URL must be PostgreSQL)
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -10,7 +11,7 @@ PIP := $(VENV)/bin/pip
 CHROMIUM ?= /usr/bin/chromium
 DEV_ENV := DEBUG=1
 
-.PHONY: run test bench messages clean-db check-browser
+.PHONY: run test bench load messages clean-db check-browser
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +60,10 @@ BENCH_DB = $${DATABASE_URL:-sqlite:///$(CURDIR)/var/bench.sqlite3}
 bench: $(VENV)/.bench-deps messages | var
 	DATABASE_URL=$(BENCH_DB) $(DEV_ENV) $(PY) manage.py migrate --noinput -v0
 	DATABASE_URL=$(BENCH_DB) $(DEV_ENV) $(PY) manage.py bench $(BENCH_ARGS)
+
+# 60 users for 2 minutes against gunicorn + PostgreSQL on loopback (loadtest/run.sh); not part of test.
+load: $(VENV)/.bench-deps messages | var
+	loadtest/run.sh
 
 clean-db:
 	rm -f var/walkflow.sqlite3 var/walkflow.sqlite3-wal var/walkflow.sqlite3-shm
