@@ -81,3 +81,23 @@ class SessionAndHeadersTestCase(TestCase):
         self.assertIn("script-src 'self'", policy)
         self.assertIn("frame-ancestors 'none'", policy)
         self.assertNotIn("unsafe-eval", policy)
+
+
+class SessionRenewalTestCase(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        cls.w = build_world()
+
+    def test_it_renews_the_idle_window_at_most_every_five_minutes(self):
+        from ledgers.middleware import LAST_RENEWED
+
+        self.client.force_login(self.w.alice)
+        first = self.client.get(reverse("home"))
+        self.assertIn("sessionid", first.cookies)  # renewed: a fresh 30-minute cookie
+        second = self.client.get(reverse("home"))
+        self.assertNotIn("sessionid", second.cookies)  # within 5 minutes: nothing written
+        session = self.client.session
+        session[LAST_RENEWED] = time.time() - 6 * 60
+        session.save()
+        third = self.client.get(reverse("home"))
+        self.assertEqual(third.cookies["sessionid"]["max-age"], 30 * 60)

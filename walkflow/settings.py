@@ -221,10 +221,9 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
-# Idle timeout: the session expires after 30 minutes without a request (every request renews it);
-# SessionLifetimeMiddleware also ends any session 12 hours after sign-in, however active.
+# Idle timeout: the session expires after 30 minutes without a request (SessionLifetimeMiddleware
+# renews it while the user is active, and ends any session 12 hours after sign-in).
 SESSION_COOKIE_AGE = env_int("SESSION_IDLE_MINUTES", 30, minimum=1) * 60
-SESSION_SAVE_EVERY_REQUEST = True
 SESSION_ABSOLUTE_LIFETIME = env_int("SESSION_LIFETIME_HOURS", 12, minimum=1) * 60 * 60
 
 # Brute force: 5 failures for one user name from one address lock that pair for 15 minutes.
