@@ -13,7 +13,9 @@ from .models import (
     Notification,
     Problem,
     RectificationItem,
+    ReminderLog,
     Report,
+    SavedFilter,
     ServiceItem,
     SubCategory,
     Unit,
@@ -236,3 +238,25 @@ class ReportAdmin(ReadOnlyAdmin):
     list_filter = ["kind", "status"]
     search_fields = ["period", "scope__name"]
     list_select_related = ["scope", "requested_by"]
+
+
+@admin.register(SavedFilter)
+class SavedFilterAdmin(admin.ModelAdmin):
+    list_display = ["name", "user", "query", "created_at"]
+    search_fields = ["name", "user__username"]
+    list_select_related = ["user"]
+    show_full_result_count = False
+
+
+@admin.register(ReminderLog)
+class ReminderLogAdmin(ReadOnlyAdmin):
+    list_display = ["item", "kind", "day", "sent_at"]
+    list_filter = ["kind"]
+    date_hierarchy = "day"
+    list_select_related = ["item"]
+
+    def get_queryset(self, request):
+        queryset = admin.ModelAdmin.get_queryset(self, request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(item__in=RectificationItem.objects.visible_to(request.user))

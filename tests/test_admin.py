@@ -9,7 +9,7 @@ from tests.world import build_world, make_item
 
 MODELS = ["unit", "user", "calendaroverride", "serviceitem", "campaign", "subcategory", "walksession", "problem",
           "rectificationitem", "itemevent", "closurerecord", "extensionrequest", "attachment", "notification",
-          "report"]
+          "report", "savedfilter", "reminderlog"]
 
 
 class AdminTestCase(TestCase):
@@ -21,6 +21,14 @@ class AdminTestCase(TestCase):
         cls.root = cls.w.erin
         cls.root.is_staff = cls.root.is_superuser = True
         cls.root.save()
+
+    def test_every_model_of_the_app_has_an_admin(self):
+        from django.apps import apps
+        from django.contrib import admin
+
+        models = set(apps.get_app_config("ledgers").get_models())
+        self.assertEqual({model._meta.model_name for model in models}, set(MODELS))
+        self.assertEqual([m for m in models if not admin.site.is_registered(m)], [])
 
     def test_it_lists_every_model_in_chinese(self):
         self.client.force_login(self.root)
