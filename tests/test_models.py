@@ -4,7 +4,7 @@ from django.db import IntegrityError, connection, transaction
 from django.test import TestCase
 from django.utils import timezone
 
-from ledgers.models import ClosureRecord, Problem, RectificationItem, Unit, WalkSession
+from ledgers.models import ClosureRecord, Problem, RectificationItem, Unit
 from ledgers.units import create_unit, move_unit
 from tests.world import build_world, make_item, make_problem, make_walk
 

@@ -105,11 +105,17 @@ class ReportPagesTestCase(TestCase):
         self.assertEqual(self.client.get(reverse("reports")).status_code, 403)
 
     def test_supervisors_may_read_and_download_their_scope(self):
+        from django.core.files.base import ContentFile
+
         report = make_report(self.w.C1)
+        report.file.save("circular.xlsx", ContentFile(b"PK-xlsx"), save=True)
         self.login(self.w.bob)
         page = self.client.get(reverse("reports"))
         self.assertContains(page, "益阳市")
         self.assertNotContains(page, 'action="/reports/request/"')
+        download = self.client.get(reverse("report_download", args=[report.pk]))
+        self.assertEqual(download.status_code, 200)
+        self.assertEqual(b"".join(download.streaming_content), b"PK-xlsx")
 
     def test_the_list_is_free_of_n_plus_1(self):
         for n in range(1, 6):
