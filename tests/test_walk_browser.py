@@ -130,8 +130,10 @@ class WalkBrowserTests(BrowserTestCase):
 
         self.assertIn("已提交", page.text_content(".walk-submitted"))
         self.assertEqual(page.locator(f"a[href='/items/{item.pk}/']").count(), 1)
-        page.locator(".problem-record img").first.wait_for()
-        self.assertTrue(page.evaluate("document.querySelector('.problem-record img').naturalWidth > 0"))
+        # The photo is served by the scoped file view and decodes: wait for it to load, not just to
+        # be laid out (a broken image also ends "complete", with no width, and fails here).
+        page.wait_for_function("() => { const i = document.querySelector('.problem-record img');"
+                               " return i && i.complete && i.naturalWidth > 0; }")
 
         page.goto(self.live_server_url + "/walks/mine/")
         self.assertIn("出生上户", page.text_content(".walk-list"))
