@@ -10,6 +10,7 @@ from .models import (
     ClosureRecord,
     ExtensionRequest,
     ItemEvent,
+    LedgerExport,
     Notification,
     Problem,
     RectificationItem,
@@ -260,3 +261,10 @@ class ReminderLogAdmin(ReadOnlyAdmin):
         if request.user.is_superuser:
             return queryset
         return queryset.filter(item__in=RectificationItem.objects.visible_to(request.user))
+
+
+@admin.register(LedgerExport)
+class LedgerExportAdmin(ReadOnlyAdmin):
+    list_display = ["requested_by", "requested_at", "status", "rows", "finished_at"]
+    list_filter = ["status"]
+    list_select_related = ["requested_by"]

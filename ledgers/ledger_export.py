@@ -161,3 +161,49 @@ def export_to_tempfile(queryset, clock):
     write_workbook(queryset, clock, handle)
     handle.seek(0)
     return handle
+
+
+# -- exports too large for a request ----------------------------------------------------------------
+
+
+def filtered_items(user, query, clock):
+    """The requester's scoped items filtered and sorted as the ledger page would for `query`."""
+    from django.http import QueryDict
+
+    from .filters import DEFAULT_SORT, SORTS, LedgerFilter, apply_sort
+
+    data = QueryDict(query or "")
+    filterset = LedgerFilter(data, queryset=RectificationItem.objects.visible_to(user), user=user, clock=clock)
+    sort = data.get("sort") if data.get("sort") in SORTS else DEFAULT_SORT
+    return apply_sort(filterset.qs, sort)
+
+
+def build_export(export_id):
+    """Build a queued LedgerExport; safe to run twice (only a QUEUED row is claimed)."""
+    from django.core.files import File
+    from django.urls import reverse
+
+    from .cards import card_clock
+    from .models import LedgerExport
+    from .notify import notify
+
+    claimed = LedgerExport.objects.filter(pk=export_id, status=LedgerExport.Status.QUEUED).update(
+        status=LedgerExport.Status.RUNNING)
+    if not claimed:
+        return None
+    export = LedgerExport.objects.select_related("requested_by").get(pk=export_id)
+    try:
+        clock = card_clock()
+        with tempfile.TemporaryFile(suffix=".xlsx") as handle:
+            rows = write_workbook(filtered_items(export.requested_by, export.query, clock), clock, handle)
+            handle.seek(0)
+            export.file.save(f"ledger-{export.pk}.xlsx", File(handle), save=False)
+    except Exception as error:
+        LedgerExport.objects.filter(pk=export_id).update(status=LedgerExport.Status.FAILED, error=str(error)[:2000],
+                                                         finished_at=timezone.now())
+        raise
+    export.rows, export.status, export.finished_at = rows, LedgerExport.Status.DONE, timezone.now()
+    export.save(update_fields=["file", "rows", "status", "finished_at"])
+    notify([export.requested_by], _("整改台账导出已完成，共 %(n)s 条，可以下载了。") % {"n": rows},
+           url=reverse("ledger_exports"), email=False)
+    return export

@@ -876,3 +876,45 @@ class Report(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.period} {self.scope}"
+
+
+class LedgerExportQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        # An export holds exactly what its requester could see: nobody else downloads it.
+        return self.filter(requested_by_id=user.pk) if user.is_authenticated else self.none()
+
+
+def ledger_export_path(instance, filename):
+    return f"exports/{timezone.now():%Y/%m}/{uuid.uuid4().hex}.xlsx"
+
+
+class LedgerExport(models.Model):
+    """A ledger export too large to build inside a request, built by a worker."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("排队中")
+        RUNNING = "running", _("生成中")
+        DONE = "done", _("已完成")
+        FAILED = "failed", _("失败")
+
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("申请人"), on_delete=models.CASCADE,
+                                     related_name="ledger_exports")
+    query = models.CharField(_("筛选条件"), max_length=2000, blank=True)
+    rows = models.PositiveIntegerField(_("条数"), default=0)
+    status = models.CharField(_("状态"), max_length=20, choices=Status.choices, default=Status.QUEUED)
+    file = models.FileField(_("文件"), upload_to=ledger_export_path, blank=True, max_length=255)
+    requested_at = models.DateTimeField(_("申请时间"), default=timezone.now)
+    finished_at = models.DateTimeField(_("完成时间"), null=True, blank=True)
+    error = models.TextField(_("错误信息"), blank=True)
+
+    objects = LedgerExportQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("台账导出")
+        verbose_name_plural = _("台账导出")
+        ordering = ["-requested_at", "-id"]
+        constraints = [models.CheckConstraint(condition=Q(status__in=["queued", "running", "done", "failed"]),
+                                              name="ledger_export_status_valid")]
+
+    def __str__(self):
+        return f"{self.requested_by} · {timezone.localtime(self.requested_at):%Y-%m-%d %H:%M}"

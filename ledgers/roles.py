@@ -7,7 +7,7 @@ from .models import Role
 
 ADMIN_MODELS = ["unit", "user", "calendaroverride", "serviceitem", "campaign", "subcategory", "walksession",
                 "problem", "rectificationitem", "itemevent", "closurerecord", "extensionrequest", "attachment",
-                "notification", "report", "savedfilter", "reminderlog"]
+                "notification", "report", "savedfilter", "reminderlog", "ledgerexport"]
 OFFICE_MODELS = ["serviceitem", "campaign", "subcategory", "calendaroverride"]
 
 

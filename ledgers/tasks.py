@@ -80,3 +80,27 @@ def daily_reminders(today=None):
 def requeue_waiting_reports():
     """Every few minutes (beat): send again the reports whose message was lost or whose worker died."""
     return reports.requeue_waiting_reports(enqueue_report, max_attempts=build_report.max_retries + 1)
+
+
+@shared_task(acks_late=True)
+def export_ledger(export_id):
+    """Build one large ledger export (ledgers.ledger_export.build_export); a rerun does nothing."""
+    from .ledger_export import build_export
+
+    build_export(export_id)
+    return "done"
+
+
+def enqueue_export(export_id):
+    """Send an export to the worker; when the broker cannot be reached the export is marked failed
+    with a reason the user can read, and they can ask again."""
+    from .models import LedgerExport
+
+    try:
+        export_ledger.delay(export_id)
+    except BrokerUnavailable:
+        logger.warning("任务队列不可用：台账导出 %s 未能排队", export_id, exc_info=True)
+        LedgerExport.objects.filter(pk=export_id, status=LedgerExport.Status.QUEUED).update(
+            status=LedgerExport.Status.FAILED, error="任务队列服务暂时不可用，请稍后重新导出。", finished_at=timezone.now())
+        return False
+    return True

@@ -14,6 +14,7 @@ from ledgers.models import (
     Attachment,
     ClosureRecord,
     ItemEvent,
+    LedgerExport,
     Notification,
     Report,
     RectificationItem,
@@ -31,7 +32,7 @@ ITEM_ACTIONS = ["progress", "extension", "closure", "approve", "return", "reassi
 # lists themselves), or they act on objects named in the request body (tested below).
 NO_OBJECT = {
     "login", "logout", "home", "notifications", "notifications_read", "ledger", "ledger_export", "ledger_bulk",
-    "saved_filter_save", "walk_new", "walk_submit", "walk_service_items", "walk_mine", "walk_sw", "walk_keepalive",
+    "saved_filter_save", "ledger_exports", "walk_new", "walk_submit", "walk_service_items", "walk_mine", "walk_sw", "walk_keepalive",
     "reports",
     "report_request", "weekly_summary", "dashboard",
 }
@@ -69,8 +70,10 @@ class EveryUrlTestCase(TestCase):
         report = Report.objects.create(kind=Report.Kind.MONTHLY, period="2026-10", scope=w.K1, status="done",
                                        period_start=datetime.date(2026, 10, 1), period_end=datetime.date(2026, 10, 31))
         report.file.save("r.xlsx", ContentFile(b"xlsx"), save=True)
+        export = LedgerExport.objects.create(requested_by=w.bob, status=LedgerExport.Status.DONE, rows=1)
+        export.file.save("e.xlsx", ContentFile(b"xlsx"), save=True)
         cls.objects = dict(walk=walk, item=item, closable=closable, closed=closed, photo=photo, note=note,
-                           saved=saved, report=report)
+                           saved=saved, report=report, export=export)
 
     def setUp(self):
         self.client.force_login(self.w.dave)
@@ -93,6 +96,7 @@ class EveryUrlTestCase(TestCase):
         yield "walk_detail", "get", reverse("walk_detail", args=[o["walk"].pk]), {}
         yield "report_detail", "get", reverse("report_detail", args=[o["report"].pk]), {}
         yield "report_download", "get", reverse("report_download", args=[o["report"].pk]), {}
+        yield "ledger_export_download", "get", reverse("ledger_export_download", args=[o["export"].pk]), {}
         for key in ("item", "closable", "closed"):
             yield "item_detail", "get", reverse("item_detail", args=[o[key].pk]), {}
             for action in ITEM_ACTIONS:

@@ -9,7 +9,7 @@ from tests.world import build_world, make_item
 
 MODELS = ["unit", "user", "calendaroverride", "serviceitem", "campaign", "subcategory", "walksession", "problem",
           "rectificationitem", "itemevent", "closurerecord", "extensionrequest", "attachment", "notification",
-          "report", "savedfilter", "reminderlog"]
+          "report", "savedfilter", "reminderlog", "ledgerexport"]
 
 
 class AdminTestCase(TestCase):

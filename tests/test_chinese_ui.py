@@ -36,7 +36,7 @@ class ChineseUiTestCase(TestCase):
         yield "lingdao", [reverse("home"), reverse("walk_new"), reverse("walk_mine"), walk.get_absolute_url(),
                           reverse("dashboard")]
         yield "duban", [reverse("home"), reverse("ledger"), reverse("ledger") + "?card=red&deadline_from=2026-13-45",
-                        reverse("notifications"), reverse("weekly_summary")]
+                        reverse("notifications"), reverse("weekly_summary"), reverse("ledger_exports")]
         yield "duban_js", [item.get_absolute_url()]
         yield "zeren", [reverse("home"), reverse("ledger")]
         yield "bangongshi", [reverse("home"), reverse("reports"), reverse("dashboard"), "/no-such-page/"]

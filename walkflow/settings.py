@@ -197,6 +197,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # Red/yellow cards: yellow when the deadline is this many working days away or fewer.
 YELLOW_CARD_WORKING_DAYS = env_int("YELLOW_CARD_WORKING_DAYS", 3, minimum=0)
 LEDGER_PAGE_SIZE = env_int("LEDGER_PAGE_SIZE", 50, minimum=10)
+# Larger ledger exports are built by a worker instead of inside the request (about 3 s per 20,000 rows).
+LEDGER_EXPORT_INLINE_MAX = env_int("LEDGER_EXPORT_INLINE_MAX", 20000, minimum=0)
 
 EMAIL_BACKEND = env_str(
     "EMAIL_BACKEND",

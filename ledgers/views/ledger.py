@@ -14,6 +14,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Count, Q
 from django.http import FileResponse, Http404, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
@@ -47,6 +48,7 @@ from ..models import (
     Campaign,
     ClosureRecord,
     ExtensionRequest,
+    LedgerExport,
     RectificationItem,
     Role,
     SavedFilter,
@@ -54,7 +56,8 @@ from ..models import (
     SubCategory,
     Unit,
 )
-from .common import role_required
+from ..tasks import enqueue_export
+from .common import get_visible_or_404, role_required
 
 Status = RectificationItem.Status
 MAX_SAVED_FILTERS = 50
@@ -181,9 +184,34 @@ def ledger(request):
 def ledger_export(request):
     clock = card_clock()
     filterset, sort, _notices = ledger_filter(request, clock)
-    handle = export_to_tempfile(apply_sort(filterset.qs, sort), clock)
+    queryset = apply_sort(filterset.qs, sort)
+    rows = queryset.order_by().count()
+    if rows > settings.LEDGER_EXPORT_INLINE_MAX:
+        # Too long for a request behind a proxy's timeout: a worker builds it and tells the user.
+        export = LedgerExport.objects.create(requested_by=request.user, query=_query(filterset, sort))
+        transaction.on_commit(lambda: enqueue_export(export.pk))
+        messages.info(request, _("共 %(n)s 条，数据较多，已转为后台导出；完成后会在“消息”中通知您，也可以在本页下载。")
+                      % {"n": rows})
+        return redirect("ledger_exports")
+    handle = export_to_tempfile(queryset, clock)
     filename = _("整改台账-%(day)s.xlsx") % {"day": f"{timezone.localdate():%Y%m%d}"}
     return FileResponse(handle, as_attachment=True, filename=filename,
+                        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+@login_required
+@role_required(*ANY_ROLE)
+def ledger_exports(request):
+    exports = list(LedgerExport.objects.visible_to(request.user)[:20])
+    waiting = any(export.status in (LedgerExport.Status.QUEUED, LedgerExport.Status.RUNNING) for export in exports)
+    return render(request, "ledgers/ledger/exports.html", {"exports": exports, "waiting": waiting})
+
+
+@login_required
+def ledger_export_download(request, pk):
+    export = get_visible_or_404(LedgerExport, request.user, pk=pk, status=LedgerExport.Status.DONE)
+    filename = _("整改台账-%(day)s.xlsx") % {"day": f"{timezone.localtime(export.requested_at):%Y%m%d-%H%M}"}
+    return FileResponse(export.file.open("rb"), as_attachment=True, filename=filename,
                         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
@@ -451,6 +479,8 @@ def _conflict(request, stale, form):
 urlpatterns = [
     path("ledger/", ledger, name="ledger"),
     path("ledger/export/", ledger_export, name="ledger_export"),
+    path("ledger/exports/", ledger_exports, name="ledger_exports"),
+    path("ledger/exports/<int:pk>/download/", ledger_export_download, name="ledger_export_download"),
     path("ledger/bulk/", ledger_bulk, name="ledger_bulk"),
     path("ledger/filters/", saved_filter_save, name="saved_filter_save"),
     path("ledger/filters/<int:pk>/delete/", saved_filter_delete, name="saved_filter_delete"),
