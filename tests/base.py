@@ -34,7 +34,7 @@ class AppendOnlyFlushMixin:
 class BrowserTestCase(AppendOnlyFlushMixin, StaticLiveServerTestCase):
     """A live server and one headless Chromium per class; `signed_in_page(user)` per test."""
 
-    timeout_ms = 15000
+    timeout_ms = 30000  # generous: a loaded CI machine is slow, and a wait that times out fails anyway
     viewport = {"width": 1280, "height": 900}
 
     @classmethod
