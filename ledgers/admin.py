@@ -60,6 +60,13 @@ class UnitAdmin(admin.ModelAdmin):
     readonly_fields = ["path", "depth"]
     show_full_result_count = False
 
+    def get_queryset(self, request):
+        # A unit's administrator manages its own subtree only (this also limits the parent choices).
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.subtree(request.user.unit) if request.user.unit_id else queryset.none()
+
     def save_model(self, request, obj, form, change):
         if change and "parent" in form.changed_data:
             move_unit(obj, obj.parent)  # rewrites the whole subtree's paths
@@ -78,6 +85,10 @@ class UserAdmin(DjangoUserAdmin):
     autocomplete_fields = ["unit"]
     fieldsets = DjangoUserAdmin.fieldsets + ((_("单位与职务"), {"fields": ("unit", "title", "phone")}),)
     add_fieldsets = DjangoUserAdmin.add_fieldsets + ((_("单位与职务"), {"fields": ("unit", "title")}),)
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        return queryset if request.user.is_superuser else queryset.visible_to(request.user)
 
 
 @admin.register(CalendarOverride)
@@ -232,6 +243,12 @@ class NotificationAdmin(admin.ModelAdmin):
     list_select_related = ["recipient"]
     show_full_result_count = False
 
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(recipient__in=User.objects.visible_to(request.user))
+
 
 @admin.register(Report)
 class ReportAdmin(ReadOnlyAdmin):
@@ -247,6 +264,12 @@ class SavedFilterAdmin(admin.ModelAdmin):
     search_fields = ["name", "user__username"]
     list_select_related = ["user"]
     show_full_result_count = False
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(user__in=User.objects.visible_to(request.user))
 
 
 @admin.register(ReminderLog)

@@ -67,3 +67,9 @@ class AdminTestCase(TestCase):
         response = self.client.get(reverse("admin:ledgers_rectificationitem_changelist"))
         self.assertEqual(response.status_code, 200)
         self.assertEqual(list(response.context["cl"].result_list), [other])
+        units = self.client.get(reverse("admin:ledgers_unit_changelist")).context["cl"].result_list
+        self.assertEqual({unit.code for unit in units}, {w.K2.code})
+        users = self.client.get(reverse("admin:ledgers_user_changelist")).context["cl"].result_list
+        self.assertEqual({user.username for user in users}, {"dave"})
+        sibling = self.client.get(reverse("admin:ledgers_unit_change", args=[w.K1.pk]))
+        self.assertEqual(sibling.status_code, 302)  # the admin's "does not exist" answer
