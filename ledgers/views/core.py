@@ -3,9 +3,10 @@
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from ..cards import RED, YELLOW, card_clock
@@ -67,18 +68,15 @@ def notifications_read(request):
 
 @login_required
 def notification_open(request, pk):
-    note = get_visible_or_404_notification(request.user, pk)
+    note = get_object_or_404(Notification, recipient=request.user, pk=pk)
     if note.read_at is None:
         note.read_at = timezone.now()
         note.save(update_fields=["read_at"])
-    return redirect(note.url or "notifications")
-
-
-def get_visible_or_404_notification(user, pk):
-    try:
-        return Notification.objects.get(recipient=user, pk=pk)
-    except Notification.DoesNotExist:
-        raise Http404 from None
+    # Links are written by walkflow itself, but a stored URL is never trusted to leave the site.
+    if note.url and url_has_allowed_host_and_scheme(note.url, allowed_hosts={request.get_host()},
+                                                    require_https=request.is_secure()):
+        return redirect(note.url)
+    return redirect("notifications")
 
 
 urlpatterns = [
