@@ -26,14 +26,20 @@ from .models import (
 
 
 class ScopedAdmin(admin.ModelAdmin):
-    """An administrator who is not a superuser manages only their own unit's subtree."""
+    """An administrator who is not a superuser manages only their own unit's subtree: through the
+    model's own `visible_to`, or through the relation named in `scope_through` for rows that belong
+    to something else (a journal row to its item, a notification to its recipient)."""
 
     show_full_result_count = False
+    scope_through = None
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
-        if request.user.is_superuser or not hasattr(queryset, "visible_to"):
+        if request.user.is_superuser:
             return queryset
+        if self.scope_through:
+            related = queryset.model._meta.get_field(self.scope_through).related_model
+            return queryset.filter(**{f"{self.scope_through}__in": related.objects.visible_to(request.user)})
         return queryset.visible_to(request.user)
 
 
@@ -192,12 +198,7 @@ class ItemEventAdmin(ReadOnlyAdmin):
     search_fields = ["note", "item__measure"]
     list_select_related = ["item", "actor"]
     date_hierarchy = "at"
-
-    def get_queryset(self, request):
-        queryset = admin.ModelAdmin.get_queryset(self, request)
-        if request.user.is_superuser:
-            return queryset
-        return queryset.filter(item__in=RectificationItem.objects.visible_to(request.user))
+    scope_through = "item"
 
 
 @admin.register(ClosureRecord)
@@ -206,12 +207,7 @@ class ClosureRecordAdmin(ReadOnlyAdmin):
     list_filter = ["decision"]
     search_fields = ["evidence", "reason", "item__measure"]
     list_select_related = ["item", "submitted_by", "reviewed_by"]
-
-    def get_queryset(self, request):
-        queryset = admin.ModelAdmin.get_queryset(self, request)
-        if request.user.is_superuser:
-            return queryset
-        return queryset.filter(item__in=RectificationItem.objects.visible_to(request.user))
+    scope_through = "item"
 
 
 @admin.register(ExtensionRequest)
@@ -220,12 +216,7 @@ class ExtensionRequestAdmin(ReadOnlyAdmin):
     list_filter = ["decision"]
     search_fields = ["reason", "item__measure"]
     list_select_related = ["item", "requested_by", "decided_by"]
-
-    def get_queryset(self, request):
-        queryset = admin.ModelAdmin.get_queryset(self, request)
-        if request.user.is_superuser:
-            return queryset
-        return queryset.filter(item__in=RectificationItem.objects.visible_to(request.user))
+    scope_through = "item"
 
 
 @admin.register(Attachment)
@@ -237,17 +228,11 @@ class AttachmentAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
+class NotificationAdmin(ScopedAdmin):
     list_display = ["recipient", "message", "created_at", "read_at"]
     search_fields = ["message", "recipient__username"]
     list_select_related = ["recipient"]
-    show_full_result_count = False
-
-    def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        if request.user.is_superuser:
-            return queryset
-        return queryset.filter(recipient__in=User.objects.visible_to(request.user))
+    scope_through = "recipient"
 
 
 @admin.register(Report)
@@ -259,17 +244,11 @@ class ReportAdmin(ReadOnlyAdmin):
 
 
 @admin.register(SavedFilter)
-class SavedFilterAdmin(admin.ModelAdmin):
+class SavedFilterAdmin(ScopedAdmin):
     list_display = ["name", "user", "query", "created_at"]
     search_fields = ["name", "user__username"]
     list_select_related = ["user"]
-    show_full_result_count = False
-
-    def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        if request.user.is_superuser:
-            return queryset
-        return queryset.filter(user__in=User.objects.visible_to(request.user))
+    scope_through = "user"
 
 
 @admin.register(ReminderLog)
@@ -278,12 +257,7 @@ class ReminderLogAdmin(ReadOnlyAdmin):
     list_filter = ["kind"]
     date_hierarchy = "day"
     list_select_related = ["item"]
-
-    def get_queryset(self, request):
-        queryset = admin.ModelAdmin.get_queryset(self, request)
-        if request.user.is_superuser:
-            return queryset
-        return queryset.filter(item__in=RectificationItem.objects.visible_to(request.user))
+    scope_through = "item"
 
 
 @admin.register(LedgerExport)

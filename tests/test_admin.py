@@ -3,7 +3,7 @@ import datetime
 from django.test import TestCase
 from django.urls import reverse
 
-from ledgers.models import CalendarOverride, ItemEvent, Role
+from ledgers.models import CalendarOverride, ItemEvent, Notification, Role
 from ledgers.roles import grant
 from tests.world import build_world, make_item
 
@@ -63,7 +63,16 @@ class AdminTestCase(TestCase):
         w.dave.is_staff = True
         w.dave.save()
         grant(w.dave, Role.ADMIN)
+        own_event = ItemEvent.record(other, w.dave, ItemEvent.Action.CREATED, to_status="open")
+        own_note = Notification.objects.create(recipient=w.dave, message="本单位消息")
+        Notification.objects.create(recipient=w.alice, message="赫山区的消息")
         self.client.force_login(w.dave)
+
+        def listed(model):
+            return list(self.client.get(reverse(f"admin:ledgers_{model}_changelist")).context["cl"].result_list)
+
+        self.assertEqual(listed("itemevent"), [own_event])  # scoped through the event's item
+        self.assertEqual(listed("notification"), [own_note])  # scoped through the recipient
         response = self.client.get(reverse("admin:ledgers_rectificationitem_changelist"))
         self.assertEqual(response.status_code, 200)
         self.assertEqual(list(response.context["cl"].result_list), [other])
