@@ -313,9 +313,9 @@ def _iie_export(bench):
 
 
 def _circular(bench):
-    from .circular import build_workbook
+    from .reports.workbook import build_workbook
     from .models import Report
-    from .reports import Period
+    from .reports.figures import Period
 
     today = timezone.localdate()
     last_month = today.replace(day=1) - timezone.timedelta(days=1)

@@ -1,4 +1,4 @@
-"""Celery tasks: thin wrappers that take a period or a report id and call ledgers.reports.
+"""Celery tasks: thin wrappers that take a period or a report id and call ledgers.reports.jobs.
 
 The beat schedule in settings names weekly_summaries, monthly_circulars, daily_reminders and
 requeue_waiting_reports.
@@ -14,7 +14,9 @@ from django.db import DatabaseError
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
-from . import reminders, reports
+from . import reminders
+from .reports import jobs
+from .reports.figures import Period
 from .models import Report
 
 logger = logging.getLogger(__name__)
@@ -30,16 +32,16 @@ def _day(value):
 def build_report(self, report_id, mail=False):
     """Build one Report's workbook. On error the row keeps the reason; after the last retry it is FAILED."""
     try:
-        report = reports.run_report(report_id)
+        report = jobs.run_report(report_id)
     except Exception as error:
-        reports.record_failure(report_id, error, final=self.request.retries >= self.max_retries)
+        jobs.record_failure(report_id, error, final=self.request.retries >= self.max_retries)
         raise
     if report is None:
         return "skipped"  # someone else holds it, or it is gone
     if mail and report.kind == Report.Kind.WEEKLY:
         try:
-            period = reports.Period.parse(report.kind, report.period)
-            reports.send_weekly_summaries(report.scope, period)
+            period = Period.parse(report.kind, report.period)
+            jobs.send_weekly_summaries(report.scope, period)
         except Exception:  # the report is done; a mail failure must not rebuild it
             logger.exception("周汇总邮件发送失败：报表 %s", report_id)
     return "done"
@@ -62,12 +64,12 @@ def enqueue_report(report_id, mail=False):
 
 @shared_task(autoretry_for=(DatabaseError,), retry_backoff=True, max_retries=3)
 def weekly_summaries(today=None):
-    return reports.schedule_missing(Report.Kind.WEEKLY, _day(today), enqueue_report)
+    return jobs.schedule_missing(Report.Kind.WEEKLY, _day(today), enqueue_report)
 
 
 @shared_task(autoretry_for=(DatabaseError,), retry_backoff=True, max_retries=3)
 def monthly_circulars(today=None):
-    return reports.schedule_missing(Report.Kind.MONTHLY, _day(today), enqueue_report)
+    return jobs.schedule_missing(Report.Kind.MONTHLY, _day(today), enqueue_report)
 
 
 @shared_task(autoretry_for=(DatabaseError,), retry_backoff=True, max_retries=3)
@@ -79,7 +81,7 @@ def daily_reminders(today=None):
 @shared_task(autoretry_for=(DatabaseError,), retry_backoff=True, max_retries=3)
 def requeue_waiting_reports():
     """Every few minutes (beat): send again the reports whose message was lost or whose worker died."""
-    return reports.requeue_waiting_reports(enqueue_report, max_attempts=build_report.max_retries + 1)
+    return jobs.requeue_waiting_reports(enqueue_report, max_attempts=build_report.max_retries + 1)
 
 
 @shared_task(acks_late=True)

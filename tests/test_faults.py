@@ -31,9 +31,11 @@ from django.urls import reverse
 from django.utils import timezone
 from kombu import pools
 
-from ledgers import reports, tasks
+from ledgers import tasks
+from ledgers.reports import jobs
 from ledgers.models import Report
-from ledgers.reports import Period, ensure_report
+from ledgers.reports.figures import Period
+from ledgers.reports.jobs import ensure_report
 from tests.test_tasks_worker import BASE_DIR, database_url
 from tests.world import build_world
 from walkflow.celery import app
@@ -188,16 +190,16 @@ class BrokerDownTests(BrokerTestMixin, TransactionTestCase):
         with self.assertLogs("ledgers.tasks", "WARNING"):
             self.request_report(self.w.erin)
         report = Report.objects.get(kind="monthly", period=MAY, scope=self.w.P)
-        later = timezone.now() + reports.REQUEUE_AFTER + datetime.timedelta(minutes=1)
+        later = timezone.now() + jobs.REQUEUE_AFTER + datetime.timedelta(minutes=1)
 
         # Beat's next run while Redis is still down: nothing sent, nothing raised, still queued.
         with self.assertLogs("ledgers.tasks", "WARNING"):
-            self.assertEqual(reports.requeue_waiting_reports(tasks.enqueue_report, max_attempts=4, now=later), [])
+            self.assertEqual(jobs.requeue_waiting_reports(tasks.enqueue_report, max_attempts=4, now=later), [])
         report.refresh_from_db()
         self.assertEqual(report.status, Report.Status.QUEUED)
 
         self.broker.start()
-        self.assertEqual(reports.requeue_waiting_reports(tasks.enqueue_report, max_attempts=4, now=later),
+        self.assertEqual(jobs.requeue_waiting_reports(tasks.enqueue_report, max_attempts=4, now=later),
                          [report.pk])
         self.assertEqual(self.broker.queued_tasks(), [("ledgers.tasks.build_report", f"({report.pk}, False)")])
 
@@ -223,7 +225,7 @@ class RequeueTests(TestCase):
         return report
 
     def requeue(self):
-        return reports.requeue_waiting_reports(self.enqueue, max_attempts=4, now=self.now)
+        return jobs.requeue_waiting_reports(self.enqueue, max_attempts=4, now=self.now)
 
     def test_it_sends_reports_left_waiting_and_leaves_fresh_or_finished_ones(self):
         ago = lambda **delta: self.now - datetime.timedelta(**delta)  # noqa: E731
@@ -269,11 +271,11 @@ WORKER = """
 import datetime, sys
 import django
 django.setup()
-from ledgers import reports
+from ledgers.reports import jobs
 from walkflow.celery import app
 app.conf.broker_transport_options = {"visibility_timeout": 3, "unacked_restore_interval": 1,
                                      "unacked_restore_throttle": 1}
-reports.STALE_RUNNING = datetime.timedelta(seconds=2)
+jobs.STALE_RUNNING = datetime.timedelta(seconds=2)
 app.worker_main(["worker", "--pool", "solo", "--concurrency", "1", "--loglevel", "WARNING",
                  "--without-gossip", "--without-mingle", "--without-heartbeat"])
 """
@@ -351,7 +353,7 @@ class RealWorkerFaultTests(BrokerTestMixin, TransactionTestCase):
         self.assert_one_done_report(self.wait_for(report, Report.Status.DONE, Report.Status.FAILED), attempts=1)
 
     def test_it_finishes_a_report_whose_worker_was_killed_in_the_middle(self):
-        doomed = self.start_worker(**{reports.PAUSE_ENV: "300"})
+        doomed = self.start_worker(**{jobs.PAUSE_ENV: "300"})
         report, _queued = ensure_report(Report.Kind.MONTHLY, Period.parse("monthly", MAY), self.w.P)
         tasks.build_report.delay(report.pk)
         self.wait_for(report, Report.Status.RUNNING)  # claimed, now paused before writing

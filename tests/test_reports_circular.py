@@ -10,9 +10,9 @@ from django.core.management import CommandError, call_command
 from django.test import TestCase
 from openpyxl import load_workbook
 
-from ledgers.circular import build_workbook
+from ledgers.reports.workbook import build_workbook
 from ledgers.models import Report
-from ledgers.reports import Period
+from ledgers.reports.figures import Period
 from tests.test_reports_figures import JISHOU_SUBCATEGORIES, JUNE_1, MAY, build_jishou, build_noise
 from tests.world import build_world
 

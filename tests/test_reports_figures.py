@@ -19,7 +19,7 @@ from ledgers.models import (
     SubCategory,
     WalkSession,
 )
-from ledgers.reports import Period, PeriodError, WorkdayIndex, compute_figures
+from ledgers.reports.figures import Period, PeriodError, WorkdayIndex, compute_figures
 from ledgers.workdays import WorkCalendar
 from tests.world import build_world, make_problem, make_walk
 

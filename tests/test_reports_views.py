@@ -7,7 +7,7 @@ from django.test import TestCase
 from django.urls import reverse
 
 from ledgers.models import Report
-from ledgers.reports import Period
+from ledgers.reports.figures import Period
 from tests.test_reports_figures import build_jishou
 from tests.world import PASSWORD, build_world, make_user
 

@@ -13,7 +13,8 @@ from django.test import TestCase
 
 from ledgers import tasks
 from ledgers.models import Report
-from ledgers.reports import Period, ensure_report
+from ledgers.reports.figures import Period
+from ledgers.reports.jobs import ensure_report
 from tests.test_reports_figures import build_jishou
 from tests.world import build_world
 
@@ -87,7 +88,7 @@ class MonthlyTaskTestCase(TestCase):
     def test_it_retries_and_then_leaves_the_report_failed_with_the_reason(self):
         done_report(self.w, Report.Kind.MONTHLY, "2022-04")
         with time_machine.travel(shanghai(2022, 6, 1, 8, 0), tick=False), \
-                mock.patch("ledgers.circular.compute_figures", side_effect=RuntimeError("数据库连接中断")):
+                mock.patch("ledgers.reports.workbook.compute_figures", side_effect=RuntimeError("数据库连接中断")):
             self.run_monthly()
         report = Report.objects.get(period="2022-05")
         self.assertEqual(report.status, Report.Status.FAILED)

@@ -19,7 +19,8 @@ from django.test import TransactionTestCase
 
 from ledgers import tasks
 from ledgers.models import Report
-from ledgers.reports import Period, ensure_report
+from ledgers.reports.figures import Period
+from ledgers.reports.jobs import ensure_report
 from tests.world import build_world
 
 BASE_DIR = Path(__file__).resolve().parent.parent

@@ -19,10 +19,10 @@ from openpyxl.styles import Font
 
 from ledgers import xlsx
 from ledgers.cards import card_clock
-from ledgers.circular import build_workbook
+from ledgers.reports.workbook import build_workbook
 from ledgers.ledger_export import write_workbook
 from ledgers.models import Problem, RectificationItem, Report
-from ledgers.reports import Period, local_midnight
+from ledgers.reports.figures import Period, local_midnight
 from tests.world import build_world, make_item, make_problem
 
 CONTROL = "".join(map(chr, [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F]))

@@ -22,9 +22,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from ..circular import weekly_title
+from ..reports.workbook import weekly_title
 from ..models import Problem, RectificationItem, Report, Role, Unit
-from ..reports import Period, PeriodError, compute_figures, ensure_report, report_filename
+from ..reports.figures import Period, PeriodError, compute_figures
+from ..reports.jobs import ensure_report, report_filename
 from .common import get_visible_or_404, role_required
 
 READERS = (Role.OFFICE, Role.LEADER, Role.SUPERVISOR, Role.ADMIN)

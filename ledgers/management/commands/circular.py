@@ -9,9 +9,10 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from ledgers.circular import build_workbook
+from ledgers.reports.workbook import build_workbook
 from ledgers.models import Report, Unit
-from ledgers.reports import Period, PeriodError, ensure_report, record_failure, run_report
+from ledgers.reports.figures import Period, PeriodError
+from ledgers.reports.jobs import ensure_report, record_failure, run_report
 
 
 def run(command, kind, text, unit_code, out):

@@ -22,8 +22,8 @@ from openpyxl.worksheet.page import PageMargins
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
-from .models import Problem, RectificationItem, Report
-from .reports import (
+from ..models import Problem, RectificationItem, Report
+from .figures import (
     WorkdayIndex,
     chinese_date,
     compute_figures,
@@ -32,8 +32,8 @@ from .reports import (
     overdue_items,
     period_closures,
 )
-from .workdays import WorkCalendar
-from .xlsx import FastRows, Styled, display_width, style
+from ..workdays import WorkCalendar
+from ..xlsx import FastRows, Styled, display_width, style
 
 CAMPAIGN = "走流程、解难题、优服务"
 FONT = "宋体"
