@@ -1,7 +1,12 @@
 from django.contrib import admin
+from django.contrib.admin.utils import get_fields_from_path
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
+from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext_lazy as _
 
+from .roles import manages_global_settings, outranks
 from .units import move_unit
 from .models import (
     Attachment,
@@ -25,22 +30,130 @@ from .models import (
 )
 
 
-class ScopedAdmin(admin.ModelAdmin):
+class ScopedFormfields:
+    """A non-superuser picks a foreign key or many-to-many value only among the rows the related
+    model's own admin shows them (the rows its change list and autocomplete offer), so a forged id
+    in a POST is refused by the form field itself, on every model, including those registered later."""
+
+    def related_choices(self, request, model):
+        model_admin = self.admin_site._registry.get(model)
+        if model_admin is None:
+            return model._default_manager.none()  # a model without an admin has no scope to offer
+        return model_admin.get_queryset(request)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if not request.user.is_superuser:
+            kwargs["queryset"] = self.related_choices(request, db_field.related_model)
+            if db_field.related_model is Unit:
+                kwargs["required"] = True  # a row under no unit lies outside every subtree
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if not request.user.is_superuser:
+            kwargs["queryset"] = self.related_choices(request, db_field.related_model)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+class ScopedRelatedFilter(admin.RelatedFieldListFilter):
+    """The change list's filter by a related row lists only the rows the user may pick."""
+
+    def field_choices(self, field, request, model_admin):
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        choices = model_admin.related_choices(request, field.related_model)
+        return field.get_choices(include_blank=False, ordering=ordering,
+                                 limit_choices_to={"pk__in": choices.values("pk")})
+
+
+class ScopedAdmin(ScopedFormfields, admin.ModelAdmin):
     """An administrator who is not a superuser manages only their own unit's subtree: through the
     model's own `visible_to`, or through the relation named in `scope_through` for rows that belong
-    to something else (a journal row to its item, a notification to its recipient)."""
+    to something else (a journal row to its item, a notification to its recipient). They may change
+    or delete a row only when every relation of it points inside their choices, so a row of a unit
+    above them (the province's campaign, seen by its cities) is read-only."""
 
     show_full_result_count = False
     scope_through = None
+    # Many-to-many fields whose rows outside the acting user's choices are kept as they are (a
+    # user's roles that the acting administrator does not hold) instead of making the row read-only.
+    keeps_outside_scope = ()
 
-    def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        if request.user.is_superuser:
-            return queryset
+    def scope(self, request, queryset):
         if self.scope_through:
             related = queryset.model._meta.get_field(self.scope_through).related_model
             return queryset.filter(**{f"{self.scope_through}__in": related.objects.visible_to(request.user)})
         return queryset.visible_to(request.user)
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        return queryset if request.user.is_superuser else self.scope(request, queryset)
+
+    def relations_outside_scope(self, request, obj):
+        skipped = set(self.get_readonly_fields(request, obj)) | set(self.keeps_outside_scope)
+        outside = []
+        for field in obj._meta.fields + obj._meta.many_to_many:
+            if not field.is_relation or field.name in skipped:
+                continue
+            choices = self.related_choices(request, field.related_model)
+            if field.many_to_many:
+                if getattr(obj, field.name).exclude(pk__in=choices.values("pk")).exists():
+                    outside.append(field.name)
+            elif getattr(obj, field.attname) is not None:
+                if not choices.filter(**{field.target_field.attname: getattr(obj, field.attname)}).exists():
+                    outside.append(field.name)
+        return outside
+
+    def editable(self, request, obj):
+        """Whether a non-superuser may change or delete `obj` (None: rows of this model at all)."""
+        if obj is None:
+            return True
+        return self.get_queryset(request).filter(pk=obj.pk).exists() and not self.relations_outside_scope(request, obj)
+
+    def may_edit(self, request, obj):
+        if request.user.is_superuser:
+            return True
+        if obj is None:
+            return self.editable(request, None)
+        # The admin asks several times per page; the answer for the row as it was loaded stands.
+        memo = request.__dict__.setdefault("_walkflow_may_edit", {})
+        key = (obj._meta.label, obj.pk)
+        if key not in memo:
+            memo[key] = self.editable(request, obj)
+        return memo[key]
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and self.may_edit(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and self.may_edit(request, obj)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if not request.user.is_superuser and not self.editable(request, form.instance):
+            # The form fields should have refused it already; should one ever let an outside value
+            # through, the admin's transaction around the whole form rolls the save back.
+            raise PermissionDenied
+
+    def get_list_filter(self, request):
+        filters = []
+        for entry in super().get_list_filter(request):
+            if isinstance(entry, str) and get_fields_from_path(self.model, entry)[-1].is_relation:
+                entry = (entry, ScopedRelatedFilter)
+            filters.append(entry)
+        return filters
+
+
+class GlobalSettingsAdmin(ScopedAdmin):
+    """Rows that apply to every unit: everyone with access reads them, `manages_global_settings`
+    decides who writes them."""
+
+    def scope(self, request, queryset):
+        return queryset
+
+    def editable(self, request, obj):
+        return manages_global_settings(request.user)
+
+    def has_add_permission(self, request):
+        return super().has_add_permission(request) and manages_global_settings(request.user)
 
 
 class ReadOnlyAdmin(ScopedAdmin):
@@ -56,21 +169,39 @@ class ReadOnlyAdmin(ScopedAdmin):
         return False
 
 
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(ScopedAdmin, DjangoGroupAdmin):
+    """The role groups' permissions decide what each role may open here, in every unit: only a
+    superuser changes them. Anyone else sees (and may hand out) only the groups they hold."""
+
+    def scope(self, request, queryset):
+        return queryset.filter(user=request.user)
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+
 @admin.register(Unit)
-class UnitAdmin(admin.ModelAdmin):
+class UnitAdmin(ScopedAdmin):
     list_display = ["name", "code", "level", "kind", "parent", "is_active"]
     list_filter = ["level", "kind", "is_active"]
     search_fields = ["name", "code", "short_name"]
     list_select_related = ["parent"]
     autocomplete_fields = ["parent"]
     readonly_fields = ["path", "depth"]
-    show_full_result_count = False
 
-    def get_queryset(self, request):
-        # A unit's administrator manages its own subtree only (this also limits the parent choices).
-        queryset = super().get_queryset(request)
-        if request.user.is_superuser:
-            return queryset
+    def scope(self, request, queryset):
+        # A unit's administrator manages its own subtree only (this also limits every unit choice).
+        # Their own unit hangs from a parent outside it, so it is read-only to them.
         return queryset.subtree(request.user.unit) if request.user.unit_id else queryset.none()
 
     def save_model(self, request, obj, form, change):
@@ -83,7 +214,7 @@ class UnitAdmin(admin.ModelAdmin):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(ScopedAdmin, DjangoUserAdmin):
     list_display = ["username", "last_name", "first_name", "unit", "title", "is_active", "is_staff"]
     list_filter = ["groups", "is_active", "is_staff"]
     list_select_related = ["unit"]
@@ -91,14 +222,44 @@ class UserAdmin(DjangoUserAdmin):
     autocomplete_fields = ["unit"]
     fieldsets = DjangoUserAdmin.fieldsets + ((_("单位与职务"), {"fields": ("unit", "title", "phone")}),)
     add_fieldsets = DjangoUserAdmin.add_fieldsets + ((_("单位与职务"), {"fields": ("unit", "title")}),)
+    keeps_outside_scope = ("groups",)
 
-    def get_queryset(self, request):
-        queryset = super().get_queryset(request)
-        return queryset if request.user.is_superuser else queryset.visible_to(request.user)
+    # Privileges are a superuser's to give: a unit administrator hands out only the roles they hold
+    # (the group choices), and their own account's roles and unit are not theirs to change.
+    PRIVILEGES = ["is_staff", "is_superuser", "last_login", "date_joined"]
+    OWN_ACCOUNT = ["unit", "groups", "is_active"]
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if request.user.is_superuser:
+            return fieldsets
+        return [(name, {**options, "fields": [f for f in options["fields"] if f != "user_permissions"]})
+                for name, options in fieldsets]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if request.user.is_superuser:
+            return fields
+        fields += self.PRIVILEGES
+        if obj is not None and obj.pk == request.user.pk:
+            fields += self.OWN_ACCOUNT
+        return fields
+
+    def editable(self, request, obj):
+        return super().editable(request, obj) and (obj is None or not outranks(obj, request.user))
+
+    def save_related(self, request, form, formsets, change):
+        # The group choices hold only the acting user's own roles: the account's other roles are not
+        # in the form, and are saved along with the chosen ones rather than dropped.
+        if change and "groups" in form.cleaned_data and not request.user.is_superuser:
+            held = self.related_choices(request, Group).values("pk")
+            kept = form.instance.groups.exclude(pk__in=held)
+            form.cleaned_data["groups"] = [*form.cleaned_data["groups"], *kept]
+        super().save_related(request, form, formsets, change)
 
 
 @admin.register(CalendarOverride)
-class CalendarOverrideAdmin(admin.ModelAdmin):
+class CalendarOverrideAdmin(GlobalSettingsAdmin):
     list_display = ["date", "is_workday", "source"]
     list_filter = ["is_workday"]
     search_fields = ["source"]
@@ -124,7 +285,7 @@ class CampaignAdmin(ScopedAdmin):
 
 
 @admin.register(SubCategory)
-class SubCategoryAdmin(admin.ModelAdmin):
+class SubCategoryAdmin(GlobalSettingsAdmin):
     list_display = ["name", "category", "sort_order", "is_active"]
     list_filter = ["category", "is_active"]
     search_fields = ["name"]
@@ -155,7 +316,7 @@ class ProblemAdmin(ScopedAdmin):
         return obj.description[:40]
 
 
-class ItemEventInline(admin.TabularInline):
+class ItemEventInline(ScopedFormfields, admin.TabularInline):
     model = ItemEvent
     extra = 0
     fields = ["at", "actor", "action", "from_status", "to_status", "note"]
@@ -232,6 +393,7 @@ class NotificationAdmin(ScopedAdmin):
     list_display = ["recipient", "message", "created_at", "read_at"]
     search_fields = ["message", "recipient__username"]
     list_select_related = ["recipient"]
+    autocomplete_fields = ["recipient", "item"]
     scope_through = "recipient"
 
 
@@ -248,6 +410,7 @@ class SavedFilterAdmin(ScopedAdmin):
     list_display = ["name", "user", "query", "created_at"]
     search_fields = ["name", "user__username"]
     list_select_related = ["user"]
+    autocomplete_fields = ["user"]
     scope_through = "user"
 
 

@@ -2,6 +2,7 @@
 permissions below only decide what each role may open in the Django admin."""
 
 from django.contrib.auth.models import Group, Permission
+from django.db.models import Q
 
 from .models import Role
 
@@ -9,6 +10,9 @@ ADMIN_MODELS = ["unit", "user", "calendaroverride", "serviceitem", "campaign", "
                 "problem", "rectificationitem", "itemevent", "closurerecord", "extensionrequest", "attachment",
                 "notification", "report", "savedfilter", "reminderlog", "ledgerexport"]
 OFFICE_MODELS = ["serviceitem", "campaign", "subcategory", "calendaroverride"]
+# Read-only for office staff: the unit pickers of the campaign and service item forms search units
+# through the unit admin, which answers only to those who may view units.
+OFFICE_VIEWS = ["unit"]
 
 
 def ensure_groups():
@@ -20,7 +24,9 @@ def ensure_groups():
         Permission.objects.filter(content_type__app_label="ledgers", content_type__model__in=ADMIN_MODELS)
     )
     groups[Role.OFFICE.value].permissions.set(
-        Permission.objects.filter(content_type__app_label="ledgers", content_type__model__in=OFFICE_MODELS)
+        Permission.objects.filter(content_type__app_label="ledgers").filter(
+            Q(content_type__model__in=OFFICE_MODELS)
+            | Q(content_type__model__in=OFFICE_VIEWS, codename__startswith="view_"))
     )
     return groups
 
@@ -32,3 +38,19 @@ def grant(user, *roles):
         groups.update(ensure_groups())
     user.groups.add(*[groups[str(role)] for role in roles])
     user.__dict__.pop("roles", None)
+
+
+def manages_global_settings(user):
+    """Calendar overrides and sub-categories apply to every unit of the province (they move every
+    red and yellow card, every count by category), so only a superuser or an administrator of the
+    province itself (the admin role on a root unit) sets them; cities and office staff read them."""
+    if user.is_superuser:
+        return True
+    return (user.is_active and user.is_staff and user.has_role(Role.ADMIN)
+            and user.unit_id is not None and user.unit.parent_id is None)
+
+
+def outranks(target, actor):
+    """Whether `target` holds anything `actor` does not: such an account (a superuser above all) is
+    changed only by a superuser, or a password reset would hand the actor its privileges."""
+    return target.is_superuser or not target.get_all_permissions() <= actor.get_all_permissions()
