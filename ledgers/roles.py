@@ -8,6 +8,7 @@ from .models import Role
 ADMIN_MODELS = ["unit", "user", "calendaroverride", "serviceitem", "campaign", "subcategory", "walksession",
                 "problem", "rectificationitem", "itemevent", "closurerecord", "extensionrequest", "attachment",
                 "notification", "report", "savedfilter", "reminderlog", "ledgerexport"]
+ADMIN_MODELS += ["importbatch", "importmapping", "importkey", "activationcode"]  # ledgers/imports: read-only
 OFFICE_MODELS = ["serviceitem", "campaign", "subcategory", "calendaroverride"]
 
 
