@@ -87,7 +87,7 @@ def preview(job, progress=None):
     """The plan; writes nothing. Refused / BadFile when the import cannot run at all."""
     found = _ready(job)
     planner = IMPORTERS[job.kind][0]
-    return planner(job, found, progress=progress)
+    return planner(job, found, progress=progress).in_order()
 
 
 def commit(job, batch, progress=None):

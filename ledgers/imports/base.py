@@ -60,6 +60,12 @@ class Plan:
     def error(self, sheet, row, message, suggestions=()):
         self.errors.append(RowError(sheet, row, message, list(suggestions)))
 
+    def in_order(self):
+        """Errors in the file's order (sheet by sheet, row by row), however they were found."""
+        order = {sheet["name"]: index for index, sheet in enumerate(self.sheets)}
+        self.errors.sort(key=lambda e: (order.get(e.sheet, 0), e.row))
+        return self
+
     def summary(self, describe):
         """JSON for ImportBatch.summary: counts, and the rows the preview page lists."""
         return {

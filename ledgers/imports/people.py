@@ -328,13 +328,16 @@ def _match_users(job, rows, result):
     for start in range(0, len(usernames), 500):
         for user in User.objects.filter(username__in=usernames[start:start + 500]).select_related("unit"):
             by_username[user.username] = user
-    by_person = {}
+    by_person, by_name = {}, {}
     unit_ids = {r.unit.pk for r in rows}
-    for user in (User.objects.filter(unit_id__in=list(unit_ids)).exclude(phone="")
+    for user in (User.objects.filter(unit_id__in=list(unit_ids))
                  .only("id", "username", "last_name", "first_name", "phone", "unit_id", "title", "email",
                        "password", "is_staff", "is_superuser")):
-        by_person[(f"{user.last_name}{user.first_name}", user.phone, user.unit_id)] = user
-    current_roles = _roles_of([u.pk for u in [*by_username.values(), *by_person.values()]])
+        full_name = f"{user.last_name}{user.first_name}"
+        if user.phone:
+            by_person[(full_name, user.phone, user.unit_id)] = user
+        by_name.setdefault((full_name, user.unit_id), []).append(user)
+    current_roles = _roles_of([u.pk for u in [*by_username.values(), *(u for same in by_name.values() for u in same)]])
     seen_usernames, seen_people = {}, {}
     taken = set()
     for row in rows:
@@ -350,6 +353,10 @@ def _match_users(job, rows, result):
         user = by_username.get(row.username) if row.username else None
         if user is None and row.phone:
             user = by_person.get(person)
+        if user is None and not row.phone and not row.username:
+            # Neither user name nor phone: the one person of that name in that unit, if there is one.
+            same = by_name.get((row.name, row.unit.pk), [])
+            user = same[0] if len(same) == 1 else None
         if user is not None and job.unit is not None and not (user.unit_id and user.unit
                                                               and user.unit.path.startswith(job.unit.path)):
             result.error(row.sheet, row.row, _("用户名“%(value)s”已被管辖范围外的账号使用") % {"value": row.username})

@@ -99,8 +99,9 @@ def _read_workbook(path):
 
 def _sheet_rows(worksheet, budget):
     rows = []
-    for number, cells in enumerate(worksheet.iter_rows(max_col=MAX_COLUMNS, values_only=True), start=1):
-        values = tuple(clean(value) for value in cells)
+    # No max_col: openpyxl would pad every row to it; rows keep their own length, cut at MAX_COLUMNS.
+    for number, cells in enumerate(worksheet.iter_rows(values_only=True), start=1):
+        values = tuple(clean(value) for value in cells[:MAX_COLUMNS])
         if not any(value is not None for value in values):
             continue
         if len(rows) >= budget:
