@@ -3,6 +3,7 @@ activation codes of imported users. Small, so plain openpyxl; every text cell is
 
 import io
 
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
@@ -65,6 +66,8 @@ TEMPLATE_NAMES = {"units": _("单位导入模板.xlsx"), "users": _("用户导�
 
 def _put(sheet, row, column, value, **style):
     cell = sheet.cell(row=row, column=column)
+    if isinstance(value, Promise):
+        value = str(value)
     if isinstance(value, str):
         cell.value = safe_text(value)
         cell.data_type = "s"
