@@ -428,3 +428,6 @@ class LedgerExportAdmin(ReadOnlyAdmin):
     list_display = ["requested_by", "requested_at", "status", "rows", "finished_at"]
     list_filter = ["status"]
     list_select_related = ["requested_by"]
+
+
+from .imports import admin as _imports_admin  # noqa: E402,F401  (registers the import records)

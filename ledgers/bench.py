@@ -185,6 +185,16 @@ class Bench:
         self.record(memory_name, max(r["peak_mb"] for r in runs), "MB")
         return runs
 
+    def measure_imports(self):
+        """A 10,000-row ledger and a 5,000-user roster (ledgers/imports/benchmark.py), in a child."""
+        output = subprocess.run([sys.executable, "manage.py", "bench", "--child", "imports",
+                                 "--problems", str(self.problems)], cwd=settings.BASE_DIR, capture_output=True,
+                                text=True, check=True, env=os.environ.copy())
+        figures = json.loads(output.stdout.strip().splitlines()[-1])
+        for name in ("import_preview_s", "import_s", "import_users_preview_s", "import_users_s"):
+            self.record(name, figures[name], "s")
+        self.record("import_peak_mb", figures["peak_mb"], "MB")
+
     def run(self, only=None):
         self.prepare()
         self.stdout.write(f"数据：{self.total} 个问题（{connection.vendor}），每项取 {self.runs} 次中位数")
@@ -196,6 +206,7 @@ class Bench:
             "circular": lambda: self.measure_child("circular", "circular_s", "circular_peak_mb"),
             "walk": self.measure_walk_submit,
             "dashboard": self.measure_dashboard,
+            "imports": self.measure_imports,
         }
         for name, step in steps.items():
             if only and name not in only:
@@ -241,6 +252,10 @@ def child(job, problems):
         rows = _iie_export(bench)
     elif job == "circular":
         rows = _circular(bench)
+    elif job == "imports":
+        from .imports.benchmark import child as imports_child
+
+        return {"job": job, **imports_child(bench), "peak_mb": peak_mb()}
     else:
         raise ValueError(job)
     return {"job": job, "rows": rows, "seconds": time.perf_counter() - started, "peak_mb": peak_mb()}

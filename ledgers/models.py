@@ -918,3 +918,152 @@ class LedgerExport(models.Model):
 
     def __str__(self):
         return f"{self.requested_by} · {timezone.localtime(self.requested_at):%Y-%m-%d %H:%M}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Imports (ledgers/imports/): who brought in which file, the remembered column mappings, the key
+# that makes a re-import update instead of duplicate, first sign-in codes for imported users
+# ---------------------------------------------------------------------------------------------
+
+
+class ImportBatchQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        # A batch holds the file its importer uploaded and, for users, their first sign-in codes.
+        return self.filter(created_by_id=user.pk) if user.is_authenticated else self.none()
+
+
+def import_file_path(instance, filename):
+    # A random name: the uploaded name is user input, kept only as metadata.
+    return f"imports/{timezone.now():%Y/%m}/{uuid.uuid4().hex}{instance.suffix()}"
+
+
+class ImportBatch(models.Model):
+    class Kind(models.TextChoices):
+        UNITS = "units", _("单位")
+        USERS = "users", _("用户")
+        LEDGER = "ledger", _("整改台账")
+
+    class Status(models.TextChoices):
+        MAPPING = "mapping", _("待确认表头")
+        PREVIEWING = "previewing", _("预览中")
+        PREVIEWED = "previewed", _("待确认导入")
+        COMMITTING = "committing", _("导入中")
+        DONE = "done", _("已导入")
+        FAILED = "failed", _("失败")
+
+    kind = models.CharField(_("导入类型"), max_length=20, choices=Kind.choices)
+    status = models.CharField(_("状态"), max_length=20, choices=Status.choices, default=Status.MAPPING)
+    progress = models.PositiveSmallIntegerField(_("进度（%）"), default=0)
+    file = models.FileField(_("原始文件"), upload_to=import_file_path, max_length=255)
+    original_name = models.CharField(_("原文件名"), max_length=255)
+    size = models.PositiveIntegerField(_("大小（字节）"), default=0)
+    sha256 = models.CharField(_("文件摘要"), max_length=64, blank=True)
+    # The subtree the import writes into: the ledger's unit, or the administrator's unit (none for
+    # a superuser without one, who may import the whole tree).
+    unit = models.ForeignKey(Unit, verbose_name=_("导入单位"), null=True, blank=True, on_delete=models.PROTECT,
+                             related_name="import_batches")
+    campaign = models.ForeignKey(Campaign, verbose_name=_("专项行动"), null=True, blank=True,
+                                 on_delete=models.PROTECT, related_name="import_batches")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("导入人"), on_delete=models.PROTECT,
+                                   related_name="import_batches")
+    created_at = models.DateTimeField(_("上传时间"), default=timezone.now)
+    committed_at = models.DateTimeField(_("导入时间"), null=True, blank=True)
+    mapping = models.JSONField(_("列对应关系"), default=dict, blank=True)
+    options = models.JSONField(_("导入选项"), default=dict, blank=True)
+    summary = models.JSONField(_("预览结果"), default=dict, blank=True)
+    result = models.JSONField(_("导入结果"), default=dict, blank=True)
+    error = models.TextField(_("错误信息"), blank=True)
+
+    objects = ImportBatchQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("导入记录")
+        verbose_name_plural = _("导入记录")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=["units", "users", "ledger"]), name="import_kind_valid"),
+            models.CheckConstraint(condition=Q(status__in=["mapping", "previewing", "previewed", "committing",
+                                                           "done", "failed"]),
+                                   name="import_status_valid"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} · {self.original_name}"
+
+    def suffix(self):
+        name = self.original_name.lower()
+        return next((s for s in (".xlsx", ".xlsm", ".csv") if name.endswith(s)), ".bin")
+
+
+class ImportMapping(models.Model):
+    """The columns a unit's office confirmed last time, offered first on its next import."""
+
+    unit = models.ForeignKey(Unit, verbose_name=_("单位"), on_delete=models.CASCADE, related_name="import_mappings")
+    kind = models.CharField(_("导入类型"), max_length=20, choices=ImportBatch.Kind.choices)
+    mapping = models.JSONField(_("列对应关系"), default=dict)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("确认人"), null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(_("确认时间"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("导入列对应")
+        verbose_name_plural = _("导入列对应")
+        constraints = [models.UniqueConstraint(fields=["unit", "kind"], name="import_mapping_unique_per_unit")]
+
+    def __str__(self):
+        return f"{self.unit} · {self.get_kind_display()}"
+
+
+class ImportKey(models.Model):
+    """Which item a ledger row became: the row's 编号/序号, or its unit and problem text, within the
+    unit it was imported into. A second import of the same row finds its item here."""
+
+    unit = models.ForeignKey(Unit, verbose_name=_("导入单位"), on_delete=models.PROTECT, related_name="+")
+    key = models.CharField(_("行标识"), max_length=200)
+    item = models.OneToOneField(RectificationItem, verbose_name=_("整改措施"), on_delete=models.CASCADE,
+                                related_name="import_key")
+    batch = models.ForeignKey(ImportBatch, verbose_name=_("最近导入"), on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        verbose_name = _("导入行标识")
+        verbose_name_plural = _("导入行标识")
+        constraints = [models.UniqueConstraint(fields=["unit", "key"], name="import_key_unique_per_unit")]
+
+    def __str__(self):
+        return self.key
+
+
+class ActivationCodeQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        return self.filter(_scope_q(user, "user__unit"))
+
+    def usable(self, now=None):
+        return self.filter(used_at__isnull=True, expires_at__gt=now or timezone.now())
+
+
+class ActivationCode(models.Model):
+    """A single-use code with which an imported user sets their own first password.
+
+    Only a digest is stored. Until the importing administrator has downloaded the codes, `salt`
+    lets the code be derived again from it and SECRET_KEY (ledgers/imports/activation.py); the
+    download empties it, so afterwards nobody can recover a code, not even from the database."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("用户"), on_delete=models.CASCADE,
+                             related_name="activation_codes")
+    digest = models.CharField(_("激活码摘要"), max_length=64, unique=True)
+    salt = models.CharField(_("待发放"), max_length=32, blank=True)
+    batch = models.ForeignKey(ImportBatch, verbose_name=_("导入记录"), null=True, blank=True,
+                              on_delete=models.SET_NULL, related_name="activation_codes")
+    created_at = models.DateTimeField(_("生成时间"), default=timezone.now)
+    expires_at = models.DateTimeField(_("失效时间"))
+    used_at = models.DateTimeField(_("使用时间"), null=True, blank=True)
+
+    objects = ActivationCodeQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("激活码")
+        verbose_name_plural = _("激活码")
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.user} · {timezone.localtime(self.expires_at):%Y-%m-%d}"

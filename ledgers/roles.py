@@ -9,6 +9,7 @@ from .models import Role
 ADMIN_MODELS = ["unit", "user", "calendaroverride", "serviceitem", "campaign", "subcategory", "walksession",
                 "problem", "rectificationitem", "itemevent", "closurerecord", "extensionrequest", "attachment",
                 "notification", "report", "savedfilter", "reminderlog", "ledgerexport"]
+ADMIN_MODELS += ["importbatch", "importmapping", "importkey", "activationcode"]  # ledgers/imports: read-only
 OFFICE_MODELS = ["serviceitem", "campaign", "subcategory", "calendaroverride"]
 # Read-only for office staff: the unit pickers of the campaign and service item forms search units
 # through the unit admin, which answers only to those who may view units.

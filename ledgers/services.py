@@ -384,3 +384,30 @@ def assignable_owners(actor):
 def events_since(item, version):
     """Journal rows written after the given version (what a stale form did not see)."""
     return (item.events.filter(Q(data__version__gt=version)).select_related("actor").order_by("at", "id"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Imports: a re-imported ledger row that changed (ledgers/imports/ledger.py)
+# ---------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def apply_imported_row(actor, item, *, fields, problem_fields=None, cooperating=None, changes, note, **data):
+    """Set an item to what the office's spreadsheet now says, with one journal row (source 导入).
+
+    The importer has checked the actor's scope over every unit of the row and locked the item;
+    the status only moves forward (open -> in progress -> closed), never past a pending closure
+    review, so no request or review is left dangling. No notification: an import of thousands of
+    rows must not send thousands of messages; the journal shows the change."""
+    previous = item.status
+    for name, value in fields.items():
+        setattr(item, name, value)
+    if problem_fields:
+        for name, value in problem_fields.items():
+            setattr(item.problem, name, value)
+        item.problem.save(update_fields=list(problem_fields))
+    if cooperating is not None:
+        item.cooperating_units.set(cooperating)
+    moved = item.status != previous
+    return _save(item, actor, Action.EDITED, from_status=previous if moved else "", note=note,
+                 fields=list(fields), changes=changes, **data)

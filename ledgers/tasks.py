@@ -106,3 +106,37 @@ def enqueue_export(export_id):
             status=LedgerExport.Status.FAILED, error="任务队列服务暂时不可用，请稍后重新导出。", finished_at=timezone.now())
         return False
     return True
+
+
+@shared_task(acks_late=True)
+def preview_import(batch_id):
+    """Read and check an uploaded import (ledgers.imports.run_preview); a rerun does nothing."""
+    from . import imports
+
+    imports.run_preview(batch_id)
+    return "done"
+
+
+@shared_task(acks_late=True)
+def commit_import(batch_id):
+    """Write a confirmed import in one transaction (ledgers.imports.run_commit); a rerun does nothing."""
+    from . import imports
+
+    imports.run_commit(batch_id)
+    return "done"
+
+
+def enqueue_import(batch_id, step):
+    """Send an import step ("preview" or "commit") to the worker; when the broker cannot be reached
+    the batch says so and nothing is written."""
+    from .models import ImportBatch
+
+    task = preview_import if step == "preview" else commit_import
+    try:
+        task.delay(batch_id)
+    except BrokerUnavailable:
+        logger.warning("任务队列不可用：导入 %s 未能排队", batch_id, exc_info=True)
+        back = ImportBatch.Status.MAPPING if step == "preview" else ImportBatch.Status.PREVIEWED
+        ImportBatch.objects.filter(pk=batch_id).update(status=back, error="任务队列服务暂时不可用，请稍后重试。")
+        return False
+    return True

@@ -199,6 +199,11 @@ YELLOW_CARD_WORKING_DAYS = env_int("YELLOW_CARD_WORKING_DAYS", 3, minimum=0)
 LEDGER_PAGE_SIZE = env_int("LEDGER_PAGE_SIZE", 50, minimum=10)
 # Larger ledger exports are built by a worker instead of inside the request (about 3 s per 20,000 rows).
 LEDGER_EXPORT_INLINE_MAX = env_int("LEDGER_EXPORT_INLINE_MAX", 20000, minimum=0)
+# Imports (ledgers/imports): the largest file and the most data rows read; how long a first
+# sign-in code of an imported user stays valid.
+IMPORT_MAX_BYTES = env_int("IMPORT_MAX_BYTES", 20 * 1024 * 1024, minimum=1)
+IMPORT_MAX_ROWS = env_int("IMPORT_MAX_ROWS", 50000, minimum=1)
+ACTIVATION_CODE_DAYS = env_int("ACTIVATION_CODE_DAYS", 14, minimum=1)
 
 EMAIL_BACKEND = env_str(
     "EMAIL_BACKEND",
