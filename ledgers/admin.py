@@ -65,6 +65,13 @@ class ScopedRelatedFilter(admin.RelatedFieldListFilter):
                                  limit_choices_to={"pk__in": choices.values("pk")})
 
 
+class RoleFilter(ScopedRelatedFilter):
+    """The users' filter by role, with the roles' Chinese names."""
+
+    def field_choices(self, field, request, model_admin):
+        return [(group.pk, role_label(group)) for group in model_admin.related_choices(request, Group).order_by("name")]
+
+
 class ScopedAdmin(ScopedFormfields, admin.ModelAdmin):
     """An administrator who is not a superuser manages only their own unit's subtree: through the
     model's own `visible_to`, or through the relation named in `scope_through` for rows that belong
@@ -217,7 +224,7 @@ class UnitAdmin(ScopedAdmin):
 @admin.register(User)
 class UserAdmin(ScopedAdmin, DjangoUserAdmin):
     list_display = ["username", "last_name", "first_name", "unit", "title", "is_active", "is_staff"]
-    list_filter = ["groups", "is_active", "is_staff"]
+    list_filter = [("groups", RoleFilter), "is_active", "is_staff"]
     list_select_related = ["unit"]
     search_fields = ["username", "first_name", "last_name", "unit__name"]
     autocomplete_fields = ["unit"]
@@ -228,22 +235,28 @@ class UserAdmin(ScopedAdmin, DjangoUserAdmin):
 
     # Privileges are a superuser's to give: a unit administrator hands out only the roles they hold
     # (the group choices), and their own account's roles and unit are not theirs to change.
-    PRIVILEGES = ["is_staff", "is_superuser", "role_names", "last_login", "date_joined"]
+    PRIVILEGES = ["is_staff", "is_superuser", "last_login", "date_joined"]
     OWN_ACCOUNT = ["unit", "groups", "is_active"]
+    # How a non-superuser reads what they cannot set: words rather than icons with English alt text.
+    SHOWN_AS_TEXT = {"is_active": "active_status", "is_staff": "staff_status", "is_superuser": "superuser_status"}
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
         if request.user.is_superuser or obj is None:
             return fieldsets
-        own = obj.pk == request.user.pk
+        readonly = set(self.get_readonly_fields(request, obj))
 
         def fields(names):
             for name in names:
+                if name == "user_permissions":
+                    continue
                 if name == "groups":
-                    yield "role_names"
-                    if not own:
-                        yield "groups"
-                elif name != "user_permissions":
+                    yield "role_names"  # the roles the account holds, then the ones they may give
+                    if name not in readonly:
+                        yield name
+                elif name in readonly and name in self.SHOWN_AS_TEXT:
+                    yield self.SHOWN_AS_TEXT[name]
+                else:
                     yield name
 
         return [(title, {**options, "fields": list(fields(options["fields"]))}) for title, options in fieldsets]
@@ -251,6 +264,18 @@ class UserAdmin(ScopedAdmin, DjangoUserAdmin):
     @admin.display(description=_("现有角色"))
     def role_names(self, obj):
         return "、".join(role_label(group) for group in obj.groups.order_by("name")) or "—"
+
+    @admin.display(description=User._meta.get_field("is_active").verbose_name)
+    def active_status(self, obj):
+        return _("是") if obj.is_active else _("否")
+
+    @admin.display(description=User._meta.get_field("is_staff").verbose_name)
+    def staff_status(self, obj):
+        return _("是") if obj.is_staff else _("否")
+
+    @admin.display(description=User._meta.get_field("is_superuser").verbose_name)
+    def superuser_status(self, obj):
+        return _("是") if obj.is_superuser else _("否")
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         if db_field.name != "groups":
@@ -266,7 +291,7 @@ class UserAdmin(ScopedAdmin, DjangoUserAdmin):
         fields = list(super().get_readonly_fields(request, obj))
         if request.user.is_superuser:
             return fields
-        fields += self.PRIVILEGES
+        fields += self.PRIVILEGES + ["role_names", *self.SHOWN_AS_TEXT.values()]
         if obj is not None and obj.pk == request.user.pk:
             fields += self.OWN_ACCOUNT
         return fields

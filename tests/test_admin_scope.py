@@ -56,6 +56,7 @@ GLOBAL = "global"  # one row for every unit: read by all with access, written by
 SUPERUSER = "superuser"  # nobody else opens it
 
 TALLY = Counter()
+FORGED_FIELDS = set()  # (model, field) pairs POSTed with an outside id
 
 
 @dataclass
@@ -268,7 +269,9 @@ class AdminScopeTestCase(TestCase):
     def tearDownClass(cls):
         super().tearDownClass()
         if TALLY:
-            print("\nadmin scope:", json.dumps(dict(sorted(TALLY.items())), ensure_ascii=False))
+            figures = {**TALLY, "model fields forged": len(FORGED_FIELDS)}
+            print("\nadmin scope:", json.dumps(dict(sorted(figures.items())), ensure_ascii=False))
+            print("fields forged:", " ".join(sorted(f"{m}.{f}" for m, f in FORGED_FIELDS)))
 
     # -- the oracle: where a row sits, independent of the code under test --------------------------
 
@@ -410,6 +413,7 @@ class AdminScopeTestCase(TestCase):
                     else [str(forged)]
                 answer = self.client.post(url, {**data, key: value})
                 TALLY["forged posts"] += 1
+                FORGED_FIELDS.add((label(model), name))
                 self.assertEqual(answer.status_code, 200, f"{key}={forged} was accepted")
                 form = answer.context["adminform"].form
                 errors = form.errors if not prefix else {}
