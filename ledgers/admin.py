@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin
 from django.contrib.admin.utils import get_fields_from_path
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
@@ -6,7 +7,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext_lazy as _
 
-from .roles import manages_global_settings, outranks
+from .roles import manages_global_settings, outranks, role_label
 from .units import move_unit
 from .models import (
     Attachment,
@@ -62,6 +63,13 @@ class ScopedRelatedFilter(admin.RelatedFieldListFilter):
         choices = model_admin.related_choices(request, field.related_model)
         return field.get_choices(include_blank=False, ordering=ordering,
                                  limit_choices_to={"pk__in": choices.values("pk")})
+
+
+class RoleFilter(ScopedRelatedFilter):
+    """The users' filter by role, with the roles' Chinese names."""
+
+    def field_choices(self, field, request, model_admin):
+        return [(group.pk, role_label(group)) for group in model_admin.related_choices(request, Group).order_by("name")]
 
 
 class ScopedAdmin(ScopedFormfields, admin.ModelAdmin):
@@ -216,37 +224,84 @@ class UnitAdmin(ScopedAdmin):
 @admin.register(User)
 class UserAdmin(ScopedAdmin, DjangoUserAdmin):
     list_display = ["username", "last_name", "first_name", "unit", "title", "is_active", "is_staff"]
-    list_filter = ["groups", "is_active", "is_staff"]
+    list_filter = [("groups", RoleFilter), "is_active", "is_staff"]
     list_select_related = ["unit"]
     search_fields = ["username", "first_name", "last_name", "unit__name"]
     autocomplete_fields = ["unit"]
     fieldsets = DjangoUserAdmin.fieldsets + ((_("单位与职务"), {"fields": ("unit", "title", "phone")}),)
     add_fieldsets = DjangoUserAdmin.add_fieldsets + ((_("单位与职务"), {"fields": ("unit", "title")}),)
     keeps_outside_scope = ("groups",)
+    filter_horizontal = ["user_permissions"]  # roles are ticks (five of them); permissions keep the two lists
 
     # Privileges are a superuser's to give: a unit administrator hands out only the roles they hold
     # (the group choices), and their own account's roles and unit are not theirs to change.
     PRIVILEGES = ["is_staff", "is_superuser", "last_login", "date_joined"]
     OWN_ACCOUNT = ["unit", "groups", "is_active"]
+    # How a non-superuser reads what they cannot set: words rather than icons with English alt text.
+    SHOWN_AS_TEXT = {"is_active": "active_status", "is_staff": "staff_status", "is_superuser": "superuser_status"}
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
-        if request.user.is_superuser:
+        if request.user.is_superuser or obj is None:
             return fieldsets
-        return [(name, {**options, "fields": [f for f in options["fields"] if f != "user_permissions"]})
-                for name, options in fieldsets]
+        readonly = set(self.get_readonly_fields(request, obj))
+
+        def fields(names):
+            for name in names:
+                if name == "user_permissions":
+                    continue
+                if name == "groups":
+                    yield "role_names"  # the roles the account holds, then the ones they may give
+                    if name not in readonly:
+                        yield name
+                elif name in readonly and name in self.SHOWN_AS_TEXT:
+                    yield self.SHOWN_AS_TEXT[name]
+                else:
+                    yield name
+
+        return [(title, {**options, "fields": list(fields(options["fields"]))}) for title, options in fieldsets]
+
+    @admin.display(description=_("现有角色"))
+    def role_names(self, obj):
+        return "、".join(role_label(group) for group in obj.groups.order_by("name")) or "—"
+
+    @admin.display(description=User._meta.get_field("is_active").verbose_name)
+    def active_status(self, obj):
+        return _("是") if obj.is_active else _("否")
+
+    @admin.display(description=User._meta.get_field("is_staff").verbose_name)
+    def staff_status(self, obj):
+        return _("是") if obj.is_staff else _("否")
+
+    @admin.display(description=User._meta.get_field("is_superuser").verbose_name)
+    def superuser_status(self, obj):
+        return _("是") if obj.is_superuser else _("否")
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name != "groups":
+            return super().formfield_for_manytomany(db_field, request, **kwargs)
+        field = super().formfield_for_manytomany(db_field, request, widget=forms.CheckboxSelectMultiple, **kwargs)
+        field.label_from_instance = role_label
+        if not request.user.is_superuser:
+            field.label = _("授予角色")
+            field.help_text = _("只能授予您本人持有的角色；其他角色由上级管理员设置，保存时保持不变。")
+        return field
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
         if request.user.is_superuser:
             return fields
-        fields += self.PRIVILEGES
+        fields += self.PRIVILEGES + ["role_names", *self.SHOWN_AS_TEXT.values()]
         if obj is not None and obj.pk == request.user.pk:
             fields += self.OWN_ACCOUNT
         return fields
 
     def editable(self, request, obj):
         return super().editable(request, obj) and (obj is None or not outranks(obj, request.user))
+
+    def has_delete_permission(self, request, obj=None):
+        own = obj is not None and obj.pk == request.user.pk
+        return super().has_delete_permission(request, obj) and (request.user.is_superuser or not own)
 
     def save_related(self, request, form, formsets, change):
         # The group choices hold only the acting user's own roles: the account's other roles are not

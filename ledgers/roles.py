@@ -55,3 +55,8 @@ def outranks(target, actor):
     """Whether `target` holds anything `actor` does not: such an account (a superuser above all) is
     changed only by a superuser, or a password reset would hand the actor its privileges."""
     return target.is_superuser or not target.get_all_permissions() <= actor.get_all_permissions()
+
+
+def role_label(group):
+    """A role group by its Chinese name (the group itself is named by the role's code)."""
+    return str(Role(group.name).label) if group.name in Role.values else group.name

@@ -56,6 +56,7 @@ GLOBAL = "global"  # one row for every unit: read by all with access, written by
 SUPERUSER = "superuser"  # nobody else opens it
 
 TALLY = Counter()
+FORGED_FIELDS = set()  # (model, field) pairs POSTed with an outside id
 
 
 @dataclass
@@ -268,7 +269,9 @@ class AdminScopeTestCase(TestCase):
     def tearDownClass(cls):
         super().tearDownClass()
         if TALLY:
-            print("\nadmin scope:", json.dumps(dict(sorted(TALLY.items())), ensure_ascii=False))
+            figures = {**TALLY, "model fields forged": len(FORGED_FIELDS)}
+            print("\nadmin scope:", json.dumps(dict(sorted(figures.items())), ensure_ascii=False))
+            print("fields forged:", " ".join(sorted(f"{m}.{f}" for m, f in FORGED_FIELDS)))
 
     # -- the oracle: where a row sits, independent of the code under test --------------------------
 
@@ -410,6 +413,7 @@ class AdminScopeTestCase(TestCase):
                     else [str(forged)]
                 answer = self.client.post(url, {**data, key: value})
                 TALLY["forged posts"] += 1
+                FORGED_FIELDS.add((label(model), name))
                 self.assertEqual(answer.status_code, 200, f"{key}={forged} was accepted")
                 form = answer.context["adminform"].form
                 errors = form.errors if not prefix else {}
@@ -519,6 +523,9 @@ class AdminScopeCasesTestCase(TestCase):
         self.chen.refresh_from_db()
         self.assertEqual((self.chen.last_name, self.chen.is_superuser, self.chen.unit), ("陈", False, self.w.C1))
         self.assertEqual(set(self.chen.groups.values_list("name", flat=True)), {"admin"})
+        delete = reverse("admin:ledgers_user_delete", args=[self.chen.pk])
+        self.assertEqual(self.client.post(delete, {"post": "yes"}).status_code, 403)
+        self.assertTrue(User.objects.filter(pk=self.chen.pk).exists())
 
     def test_a_new_superuser_cannot_be_made_in_two_steps(self):
         add = reverse("admin:ledgers_user_add")
@@ -535,6 +542,9 @@ class AdminScopeCasesTestCase(TestCase):
         self.assertEqual((mole.is_superuser, mole.is_staff, mole.user_permissions.count()), (False, False, 0))
 
     def test_a_user_keeps_the_roles_the_administrator_does_not_hold(self):
+        page = self.client.get(reverse("admin:ledgers_user_change", args=[self.w.alice.pk]))
+        self.assertContains(page, "领导、责任人")  # the roles they cannot give, shown by name
+        self.assertNotContains(page, "user_permissions")
         url, data = self.change_form(User, self.w.alice)
         self.assertEqual(self.client.post(url, {**data, "groups": [Group.objects.get(name="admin").pk]}).status_code,
                          302)
