@@ -91,12 +91,16 @@ def preview(job, progress=None):
 
 
 def commit(job, batch, progress=None):
-    """Write the plan in one transaction and mark the batch done; nothing at all is written when a
-    row is bad (Refused) or the database refuses a row."""
-    found = _ready(job)
+    """Plan, then write the plan in one transaction and mark the batch done; nothing at all is
+    written when a row is bad (Refused) or the database refuses a row. Planning runs before the
+    transaction, so its progress is visible to the status page; the writer locks and compares again
+    the items it updates, and the keys' unique constraint stops a concurrent import of the same rows."""
+    result = preview(job, progress=(lambda f: progress(f * 0.5)) if progress else None)
+    if result.errors:
+        raise Refused(_("有 %(n)s 行数据有误，未导入任何内容。") % {"n": len(result.errors)})
     writer = IMPORTERS[job.kind][1]
     with transaction.atomic():
-        result = writer(job, batch, found, progress=progress)
+        result = writer(job, batch, result, progress=(lambda f: progress(0.5 + f * 0.5)) if progress else None)
         batch.status = ImportBatch.Status.DONE
         batch.progress = 100
         batch.committed_at = timezone.now()
@@ -163,7 +167,7 @@ def run_commit(batch_id):
     if batch is None:
         return None
     try:
-        return commit(job_for(batch), batch)
+        return commit(job_for(batch), batch, progress=_progress(batch_id))
     except (BadFile, Refused) as error:
         _fail(batch_id, error.message, status=ImportBatch.Status.PREVIEWED)
     except Exception:
