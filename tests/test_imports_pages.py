@@ -254,3 +254,30 @@ class CommandsTestCase(TestCase):
         self.assertEqual((sheet.cell(2, 1).value, sheet.cell(2, 3).value), ("吴十", "桃江县"))
         self.assertEqual(oct(os.stat(target).st_mode & 0o777), "0o600")
         self.assertTrue(User.objects.filter(last_name="吴", unit__code="430922").exists())
+
+
+class ImportPagesSpeakChineseTestCase(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        cls.w = build_world()
+        grant(cls.w.erin, Role.ADMIN)
+
+    def test_every_import_page_is_chinese(self):
+        from tests.test_chinese_ui import english_words
+
+        w = self.w
+        self.client.force_login(w.erin)
+        with open(importfiles.ledger_workbook(), "rb") as handle:
+            self.client.post(reverse("import_new", args=["ledger"]), {
+                "file": SimpleUploadedFile("台账.xlsx", handle.read()), "unit": w.K1.pk, "campaign": w.campaign.pk})
+        batch = ImportBatch.objects.get()
+        urls = [reverse("imports"), reverse("import_new", args=["ledger"]), reverse("import_new", args=["users"]),
+                reverse("import_mapping", args=[batch.pk])]
+        with self.captureOnCommitCallbacks(execute=True):
+            self.client.post(urls[-1], {f"col-{i}": v for i, v in enumerate(batch.mapping.values())})
+        urls.append(reverse("import_status", args=[batch.pk]))
+        for url in urls:
+            with self.subTest(url=url):
+                self.assertEqual(english_words(self.client.get(url).content.decode()), [])
+        self.client.logout()
+        self.assertEqual(english_words(self.client.get(reverse("activate")).content.decode()), [])
