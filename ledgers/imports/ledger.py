@@ -12,6 +12,7 @@ before the year's review like any other, and the preview says so.
 """
 
 import datetime
+import functools
 import hashlib
 from dataclasses import dataclass, field
 
@@ -356,6 +357,7 @@ def _compare(job, rows, result, lock=False):
 # -- commit -------------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)
 def _moment(day):
     """A closure date as a moment: noon in Beijing, so it counts in that day's and month's figures."""
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time(12, 0)))
@@ -407,10 +409,10 @@ def commit(job, batch, result, progress=None):
                                  if unit.pk != row.lead_unit.pk], batch_size=2000, ignore_conflicts=True)
     ImportKey.objects.bulk_create([ImportKey(unit=job.unit, key=row.key, item=item, batch=batch)
                                    for item, row in zip(items, result.created)], batch_size=1000)
+    note = _("导入：%(file)s，工作表“%(sheet)s”第 %(row)s 行")
     ItemEvent.objects.bulk_create([
         ItemEvent(item=item, actor=actor, at=now, action=ItemEvent.Action.CREATED, to_status=item.status,
-                  note=_("导入：%(file)s，工作表“%(sheet)s”第 %(row)s 行") % {"file": batch.original_name,
-                                                                       "sheet": row.sheet, "row": row.row},
+                  note=note % {"file": batch.original_name, "sheet": row.sheet, "row": row.row},
                   data={**source, "sheet": row.sheet, "row": row.row, "deadline": row.deadline.isoformat(),
                         "owner": row.owner.pk, "lead_unit": row.lead_unit.pk})
         for item, row in zip(items, result.created)], batch_size=1000)
