@@ -139,8 +139,15 @@ def _progress(batch_id, scale=1.0, base=0):
     return report
 
 
-def _fail(batch_id, message, status=ImportBatch.Status.FAILED):
-    ImportBatch.objects.filter(pk=batch_id).update(status=status, error=message, progress=0)
+def _fail(batch_id, running, message, status=ImportBatch.Status.FAILED):
+    # Only a batch still in the step that failed: a redelivered task never overwrites a finished one.
+    ImportBatch.objects.filter(pk=batch_id, status=running).update(status=status, error=message, progress=0)
+
+
+def _log_failure(batch_id):
+    import logging
+
+    logging.getLogger(__name__).exception("导入失败：批次 %s", batch_id)
 
 
 def run_preview(batch_id):
@@ -149,10 +156,15 @@ def run_preview(batch_id):
         pk=batch_id, status=ImportBatch.Status.PREVIEWING).first()
     if batch is None:
         return None
+    running = ImportBatch.Status.PREVIEWING
     try:
         result = preview(job_for(batch), progress=_progress(batch_id))
-    except (BadFile, Refused) as error:
-        _fail(batch_id, error.message)
+    except Refused as error:
+        _fail(batch_id, running, error.message)
+        return None
+    except Exception:
+        _log_failure(batch_id)
+        _fail(batch_id, running, _("读取文件时出错，未导入任何内容。请检查文件后重新上传。"))
         return None
     ImportBatch.objects.filter(pk=batch_id).update(status=ImportBatch.Status.PREVIEWED, progress=100, error="",
                                                    summary=describe(result))
@@ -166,13 +178,12 @@ def run_commit(batch_id):
         pk=batch_id, status=ImportBatch.Status.COMMITTING).first()
     if batch is None:
         return None
+    running = ImportBatch.Status.COMMITTING
     try:
         return commit(job_for(batch), batch, progress=_progress(batch_id))
-    except (BadFile, Refused) as error:
-        _fail(batch_id, error.message, status=ImportBatch.Status.PREVIEWED)
+    except Refused as error:
+        _fail(batch_id, running, error.message, status=ImportBatch.Status.PREVIEWED)
     except Exception:
-        import logging
-
-        logging.getLogger(__name__).exception("导入失败：批次 %s", batch_id)
-        _fail(batch_id, _("导入时数据库拒绝了其中的数据，未导入任何内容。请检查文件后重新上传。"))
+        _log_failure(batch_id)
+        _fail(batch_id, running, _("导入时数据库拒绝了其中的数据，未导入任何内容。请检查文件后重新上传。"))
     return None

@@ -12,8 +12,10 @@ before the year's review like any other, and the preview says so.
 """
 
 import datetime
+import difflib
 import functools
 import hashlib
+import re
 from dataclasses import dataclass, field
 
 from django.utils import timezone
@@ -85,9 +87,6 @@ class Owners:
             self.by_name.setdefault(f"{user.last_name}{user.first_name}", []).append(user)
 
     def find(self, text, near):
-        import difflib
-        import re
-
         name = re.sub(r"[（(][^）)]*[）)]", "", values.split_names(text)[0]).strip()
         user = self.by_username.get(name.lower())
         candidates = [user] if user else self.by_name.get(name, [])
