@@ -74,6 +74,19 @@ class LedgerImportTestCase(TestCase):
         self.assertEqual(RectificationItem.objects.count(), 4)
         self.assertEqual(ItemEvent.objects.count(), 4)
 
+    def test_items_imported_as_closed_count_in_their_closure_months_figures(self):
+        from ledgers.reports import Period, compute_figures
+
+        job = self.job(importfiles.ledger_workbook())
+        imports.commit(job, self.batch(job))
+        june = compute_figures(self.w.K1, Period.month(2022, 6), today=datetime.date(2022, 7, 15))
+        may = compute_figures(self.w.K1, Period.month(2022, 5), today=datetime.date(2022, 7, 15))
+        self.assertEqual((june.total.closed, may.total.closed), (1, 0))
+        self.assertEqual((june.total.open, june.total.red), (3, 0))
+        # Open items get their cards like any other: "6月底前" is late by the end of July.
+        july = compute_figures(self.w.K1, Period.month(2022, 7), today=datetime.date(2022, 8, 15))
+        self.assertEqual((july.total.open, july.total.red), (3, 1))
+
     def test_a_changed_file_updates_the_changed_items_with_a_journal_row(self):
         job = self.job(importfiles.ledger_workbook())
         imports.commit(job, self.batch(job))
