@@ -191,7 +191,8 @@ class Bench:
                                  "--problems", str(self.problems)], cwd=settings.BASE_DIR, capture_output=True,
                                 text=True, check=True, env=os.environ.copy())
         figures = json.loads(output.stdout.strip().splitlines()[-1])
-        for name in ("import_preview_s", "import_s", "import_users_preview_s", "import_users_s"):
+        for name in ("import_preview_s", "import_s", "import_users_preview_s", "import_users_s", "import_cpu_s",
+                     "import_users_cpu_s"):
             self.record(name, figures[name], "s")
         self.record("import_peak_mb", figures["peak_mb"], "MB")
 

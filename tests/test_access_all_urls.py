@@ -36,6 +36,7 @@ NO_OBJECT = {
     "reports",
     "report_request", "weekly_summary", "dashboard",
 }
+NO_OBJECT |= {"imports", "import_template", "import_new", "activate"}  # ledgers/views/imports.py
 
 
 def project_url_names(patterns=None, namespace=None):
@@ -105,6 +106,18 @@ class EveryUrlTestCase(TestCase):
                         f"{action}-new_deadline": "2030-01-01", f"{action}-owner": self.w.dave.pk,
                         f"{action}-lead_unit": self.w.K2.pk, f"{action}-decision": "approved"}
                 yield "item_action", "post", reverse("item_action", args=[o[key].pk, action]), data
+        yield from self.import_requests()
+
+    def import_requests(self):
+        """Another user's import batch (ledgers/views/imports.py): only its importer opens it."""
+        from ledgers.models import ImportBatch
+
+        batch, _created = ImportBatch.objects.get_or_create(
+            kind=ImportBatch.Kind.USERS, created_by=self.w.bob, unit=self.w.C1, original_name="u.xlsx",
+            defaults={"file": "imports/u.xlsx", "status": ImportBatch.Status.DONE, "mapping": {"姓名": "name"}})
+        for name, method in (("import_mapping", "post"), ("import_status", "get"), ("import_status_json", "get"),
+                             ("import_confirm", "post"), ("import_credentials", "post")):
+            yield name, method, reverse(name, args=[batch.pk]), {"col-0": "name"}
 
     def test_every_url_is_covered_by_this_test(self):
         covered = NO_OBJECT | {name for name, *_rest in self.object_requests()}

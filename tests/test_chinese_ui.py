@@ -12,6 +12,7 @@ from ledgers.models import Problem, RectificationItem, User, WalkSession
 
 # Words that are names, not language: the product's own name and file formats users know.
 ALLOWED = {"walkflow", "xlsx", "pdf", "jpg", "png", "excel", "wps", "app"}  # "APP": demo text
+ALLOWED |= {"xlsm", "csv", "utf", "gbk"}  # the import pages name the formats as Excel's save dialog does
 INVISIBLE = re.compile(r"<(script|style|template|noscript)\b.*?</\1>", re.S | re.I)
 TAG = re.compile(r"<[^>]+>")
 ATTRIBUTES_READ = re.compile(r'(?:placeholder|title|aria-label|alt)="([^"]*)"')

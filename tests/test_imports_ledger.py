@@ -74,6 +74,19 @@ class LedgerImportTestCase(TestCase):
         self.assertEqual(RectificationItem.objects.count(), 4)
         self.assertEqual(ItemEvent.objects.count(), 4)
 
+    def test_items_imported_as_closed_count_in_their_closure_months_figures(self):
+        from ledgers.reports import Period, compute_figures
+
+        job = self.job(importfiles.ledger_workbook())
+        imports.commit(job, self.batch(job))
+        june = compute_figures(self.w.K1, Period.month(2022, 6), today=datetime.date(2022, 7, 15))
+        may = compute_figures(self.w.K1, Period.month(2022, 5), today=datetime.date(2022, 7, 15))
+        self.assertEqual((june.total.closed, may.total.closed), (1, 0))
+        self.assertEqual((june.total.open, june.total.red), (3, 0))
+        # Open items get their cards like any other: "6月底前" is late by the end of July.
+        july = compute_figures(self.w.K1, Period.month(2022, 7), today=datetime.date(2022, 8, 15))
+        self.assertEqual((july.total.open, july.total.red), (3, 1))
+
     def test_a_changed_file_updates_the_changed_items_with_a_journal_row(self):
         job = self.job(importfiles.ledger_workbook())
         imports.commit(job, self.batch(job))
@@ -173,3 +186,37 @@ def read_back(content):
     import io
 
     return load_workbook(io.BytesIO(content))
+
+
+class MergedCellsTestCase(TestCase):
+    """Merged cells everywhere: a problem's number, unit, text and category merged down over its
+    three measures, and a status merged across two columns."""
+
+    @classmethod
+    def setUpTestData(cls):
+        cls.w = build_world()
+
+    def test_each_measure_under_merged_problem_cells_is_an_item_of_that_problem(self):
+        from openpyxl import Workbook
+
+        workbook = Workbook()
+        sheet = workbook.active
+        sheet.append(["序号", "单位", "存在问题", "问题类别", "整改措施", "责任人", "整改时限", "完成情况", "备注"])
+        sheet.append([1, "赫山区", "办事群众往返跑", "协调", "设立联办窗口", "陈卡", "2022年5月31日", "已完成"])
+        sheet.append([None, None, None, None, "数据共享", "陈卡", "2022年7月31日", "正在推进"])
+        sheet.append([None, None, None, None, "一次告知", "陈卡", "2022年8月31日", "未完成"])
+        sheet.append([2, "赫山区", "自助终端故障", "窗口", "更换终端", "陈卡", "2022.6.30", "未完成"])
+        for column in range(1, 5):
+            sheet.merge_cells(start_row=2, start_column=column, end_row=4, end_column=column)
+        sheet.merge_cells("H5:I5")
+        job = imports.Job(kind="ledger", actor=self.w.erin, path=importfiles.save(workbook), original_name="x.xlsx",
+                          unit=self.w.K1, campaign=self.w.campaign)
+        batch = ImportBatch.objects.create(kind="ledger", created_by=self.w.erin, unit=self.w.K1,
+                                           original_name="x.xlsx", file="imports/x.xlsx")
+        imports.commit(job, batch)
+        problem = Problem.objects.get(description="办事群众往返跑")
+        self.assertEqual(sorted(problem.items.values_list("measure", flat=True)), ["一次告知", "数据共享", "设立联办窗口"])
+        self.assertEqual(Problem.objects.count(), 2)
+        self.assertEqual(ImportKey.objects.filter(key__startswith="序号:Sheet:1").count(), 3)
+        again = imports.preview(job)
+        self.assertEqual((len(again.created), len(again.updated), len(again.skipped)), (0, 0, 4))

@@ -67,6 +67,32 @@ class ImportPagesTestCase(TestCase):
         self.assertTrue(os.path.exists(batch.file.path))  # the original file is kept
         self.assertEqual(ItemEvent.objects.filter(data__batch=batch.pk).count(), 4)
 
+        from ledgers import imports  # a redelivered task, or a second click, changes nothing
+        self.assertIsNone(imports.run_commit(batch.pk))
+        with self.captureOnCommitCallbacks(execute=True):
+            self.client.post(reverse("import_confirm", args=[batch.pk]))
+        self.assertEqual(RectificationItem.objects.count(), 4)
+        batch.refresh_from_db()
+        self.assertEqual(batch.status, ImportBatch.Status.DONE)
+
+    def test_an_unexpected_error_in_the_worker_fails_the_batch_with_a_message(self):
+        from unittest import mock
+
+        from ledgers import imports
+
+        self.client.force_login(self.w.erin)
+        self.client.post(reverse("import_new", args=["ledger"]), {
+            "file": upload(importfiles.ledger_workbook()), "unit": self.w.K1.pk, "campaign": self.w.campaign.pk})
+        batch = ImportBatch.objects.get()
+        broken = (mock.Mock(side_effect=RuntimeError("boom")), *imports.IMPORTERS["ledger"][1:])
+        with mock.patch.dict(imports.IMPORTERS, {"ledger": broken}), \
+                self.assertLogs("ledgers.imports", "ERROR"), self.captureOnCommitCallbacks(execute=True):
+            self.client.post(reverse("import_mapping", args=[batch.pk]),
+                             {f"col-{i}": v for i, v in enumerate(batch.mapping.values())})
+        page = self.client.get(reverse("import_status", args=[batch.pk]))
+        self.assertContains(page, "读取文件时出错")
+        self.assertContains(page, "重新上传")
+
     def test_a_file_with_a_bad_row_cannot_be_confirmed(self):
         rows = importfiles.ledger_rows()
         rows[0][7] = "查无此人"
@@ -254,3 +280,30 @@ class CommandsTestCase(TestCase):
         self.assertEqual((sheet.cell(2, 1).value, sheet.cell(2, 3).value), ("吴十", "桃江县"))
         self.assertEqual(oct(os.stat(target).st_mode & 0o777), "0o600")
         self.assertTrue(User.objects.filter(last_name="吴", unit__code="430922").exists())
+
+
+class ImportPagesSpeakChineseTestCase(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        cls.w = build_world()
+        grant(cls.w.erin, Role.ADMIN)
+
+    def test_every_import_page_is_chinese(self):
+        from tests.test_chinese_ui import english_words
+
+        w = self.w
+        self.client.force_login(w.erin)
+        with open(importfiles.ledger_workbook(), "rb") as handle:
+            self.client.post(reverse("import_new", args=["ledger"]), {
+                "file": SimpleUploadedFile("台账.xlsx", handle.read()), "unit": w.K1.pk, "campaign": w.campaign.pk})
+        batch = ImportBatch.objects.get()
+        urls = [reverse("imports"), reverse("import_new", args=["ledger"]), reverse("import_new", args=["users"]),
+                reverse("import_mapping", args=[batch.pk])]
+        with self.captureOnCommitCallbacks(execute=True):
+            self.client.post(urls[-1], {f"col-{i}": v for i, v in enumerate(batch.mapping.values())})
+        urls.append(reverse("import_status", args=[batch.pk]))
+        for url in urls:
+            with self.subTest(url=url):
+                self.assertEqual(english_words(self.client.get(url).content.decode()), [])
+        self.client.logout()
+        self.assertEqual(english_words(self.client.get(reverse("activate")).content.decode()), [])

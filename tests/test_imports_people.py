@@ -24,7 +24,8 @@ class PeopleImportTestCase(TestCase):
     @classmethod
     def setUpTestData(cls):
         cls.w = w = build_world()
-        cls.admin = make_user("admin_c1", w.C1, Role.ADMIN, Role.SUPERVISOR, Role.OWNER, Role.LEADER, last_name="管", first_name="理")
+        cls.admin = make_user("admin_c1", w.C1, Role.ADMIN, Role.SUPERVISOR, Role.OWNER, Role.LEADER, last_name="管",
+                              first_name="理")
 
     def job(self, kind, path, actor=None):
         actor = actor or self.admin
@@ -112,8 +113,9 @@ class PeopleImportTestCase(TestCase):
         row = ActivationCode.objects.get(user=user)
         self.assertEqual((row.salt, row.digest), ("", activation.digest(code)))
         self.assertNotIn(code.replace("-", ""), str(ActivationCode.objects.values_list().get()))
-        wrong = self.client.post(reverse("activate"), {"username": "sunba", "code": "AAAAA-BBBBB-CCCCC-DDDDD",
-                                                        "new_password1": "Xq7!walk-2026", "new_password2": "Xq7!walk-2026"})
+        wrong = self.client.post(reverse("activate"), {
+            "username": "sunba", "code": "AAAAA-BBBBB-CCCCC-DDDDD", "new_password1": "Xq7!walk-2026",
+            "new_password2": "Xq7!walk-2026"})
         self.assertContains(wrong, "激活码不正确")
         response = self.client.post(reverse("activate"), {"username": "sunba", "code": code.lower(),
                                                            "new_password1": "Xq7!walk-2026",
@@ -121,7 +123,8 @@ class PeopleImportTestCase(TestCase):
         self.assertRedirects(response, reverse("login"), fetch_redirect_response=False)
         self.assertIsNotNone(authenticate(username="sunba", password="Xq7!walk-2026"))
         reuse = self.client.post(reverse("activate"), {"username": "sunba", "code": code,
-                                                        "new_password1": "Other!pass-2026", "new_password2": "Other!pass-2026"})
+                                                        "new_password1": "Other!pass-2026",
+                                                        "new_password2": "Other!pass-2026"})
         self.assertContains(reuse, "激活码不正确")
 
     def test_superuser_without_unit_may_import_the_whole_tree(self):

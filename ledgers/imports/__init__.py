@@ -91,12 +91,16 @@ def preview(job, progress=None):
 
 
 def commit(job, batch, progress=None):
-    """Write the plan in one transaction and mark the batch done; nothing at all is written when a
-    row is bad (Refused) or the database refuses a row."""
-    found = _ready(job)
+    """Plan, then write the plan in one transaction and mark the batch done; nothing at all is
+    written when a row is bad (Refused) or the database refuses a row. Planning runs before the
+    transaction, so its progress is visible to the status page; the writer locks and compares again
+    the items it updates, and the keys' unique constraint stops a concurrent import of the same rows."""
+    result = preview(job, progress=(lambda f: progress(f * 0.5)) if progress else None)
+    if result.errors:
+        raise Refused(_("有 %(n)s 行数据有误，未导入任何内容。") % {"n": len(result.errors)})
     writer = IMPORTERS[job.kind][1]
     with transaction.atomic():
-        result = writer(job, batch, found, progress=progress)
+        result = writer(job, batch, result, progress=(lambda f: progress(0.5 + f * 0.5)) if progress else None)
         batch.status = ImportBatch.Status.DONE
         batch.progress = 100
         batch.committed_at = timezone.now()
@@ -135,8 +139,15 @@ def _progress(batch_id, scale=1.0, base=0):
     return report
 
 
-def _fail(batch_id, message, status=ImportBatch.Status.FAILED):
-    ImportBatch.objects.filter(pk=batch_id).update(status=status, error=message, progress=0)
+def _fail(batch_id, running, message, status=ImportBatch.Status.FAILED):
+    # Only a batch still in the step that failed: a redelivered task never overwrites a finished one.
+    ImportBatch.objects.filter(pk=batch_id, status=running).update(status=status, error=message, progress=0)
+
+
+def _log_failure(batch_id):
+    import logging
+
+    logging.getLogger(__name__).exception("导入失败：批次 %s", batch_id)
 
 
 def run_preview(batch_id):
@@ -145,10 +156,15 @@ def run_preview(batch_id):
         pk=batch_id, status=ImportBatch.Status.PREVIEWING).first()
     if batch is None:
         return None
+    running = ImportBatch.Status.PREVIEWING
     try:
         result = preview(job_for(batch), progress=_progress(batch_id))
-    except (BadFile, Refused) as error:
-        _fail(batch_id, error.message)
+    except Refused as error:
+        _fail(batch_id, running, error.message)
+        return None
+    except Exception:
+        _log_failure(batch_id)
+        _fail(batch_id, running, _("读取文件时出错，未导入任何内容。请检查文件后重新上传。"))
         return None
     ImportBatch.objects.filter(pk=batch_id).update(status=ImportBatch.Status.PREVIEWED, progress=100, error="",
                                                    summary=describe(result))
@@ -162,13 +178,12 @@ def run_commit(batch_id):
         pk=batch_id, status=ImportBatch.Status.COMMITTING).first()
     if batch is None:
         return None
+    running = ImportBatch.Status.COMMITTING
     try:
-        return commit(job_for(batch), batch)
-    except (BadFile, Refused) as error:
-        _fail(batch_id, error.message, status=ImportBatch.Status.PREVIEWED)
+        return commit(job_for(batch), batch, progress=_progress(batch_id))
+    except Refused as error:
+        _fail(batch_id, running, error.message, status=ImportBatch.Status.PREVIEWED)
     except Exception:
-        import logging
-
-        logging.getLogger(__name__).exception("导入失败：批次 %s", batch_id)
-        _fail(batch_id, _("导入时数据库拒绝了其中的数据，未导入任何内容。请检查文件后重新上传。"))
+        _log_failure(batch_id)
+        _fail(batch_id, running, _("导入时数据库拒绝了其中的数据，未导入任何内容。请检查文件后重新上传。"))
     return None

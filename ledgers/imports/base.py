@@ -5,6 +5,7 @@ import difflib
 from dataclasses import dataclass, field
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as lazy
 
 from ..models import PATH_STEP, ImportBatch, Role, Unit, User
 from .values import Unreadable
@@ -13,6 +14,16 @@ Kind = ImportBatch.Kind
 PATH_SEPARATORS = ("/", "\\", ">", "＞", "／")
 KEEP_ERRORS = 1000  # a preview lists this many bad rows in full; the count is always exact
 STEP = PATH_STEP + 1  # characters per level of Unit.path
+
+
+CHANGE_LABELS = {
+    "description": lazy("问题描述"), "category": lazy("问题类别"), "subcategory": lazy("细分类"), "measure": lazy("整改措施"),
+    "lead_unit": lazy("牵头单位"), "owner": lazy("责任人"), "deadline": lazy("整改时限"), "kind": lazy("整改类型"),
+    "cooperating_units": lazy("配合单位"), "status": lazy("状态"), "closed_on": lazy("销号时间"), "name": lazy("名称"),
+    "level": lazy("层级"), "short_name": lazy("简称"), "parent": lazy("上级单位"), "phone": lazy("手机号"), "title": lazy("职务"),
+    "email": lazy("邮箱"), "unit": lazy("单位"), "roles": lazy("角色"), "activation": lazy("激活码"),
+}
+CHANGE_LABELS_BY_KIND = {"units": {"kind": lazy("类型")}, "users": {"name": lazy("姓名")}}
 
 
 class Refused(Exception):
@@ -66,6 +77,11 @@ class Plan:
         self.errors.sort(key=lambda e: (order.get(e.sheet, 0), e.row))
         return self
 
+    def labelled(self, changes):
+        """{Chinese label: [old, new]} for the preview and the command's output."""
+        labels = {**CHANGE_LABELS, **CHANGE_LABELS_BY_KIND.get(self.kind, {})}
+        return {str(labels.get(name, name)): change for name, change in changes.items()}
+
     def summary(self, describe):
         """JSON for ImportBatch.summary: counts, and the rows the preview page lists."""
         return {
@@ -74,7 +90,8 @@ class Plan:
             "notes": self.notes,
             "error_rows": [e.as_dict() for e in self.errors[:KEEP_ERRORS]],
             "created_rows": [describe(row) for row in self.created[:200]],
-            "updated_rows": [{**describe(row), "changes": changes} for row, _existing, changes in self.updated[:200]],
+            "updated_rows": [{**describe(row), "changes": self.labelled(changes)}
+                             for row, _existing, changes in self.updated[:200]],
             "skipped_rows": [{"sheet": s, "row": r, "reason": reason} for s, r, reason in self.skipped[:200]],
         }
 

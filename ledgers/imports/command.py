@@ -77,7 +77,7 @@ class ImportCommand(BaseCommand):
         for note in result.notes:
             self.stdout.write(f"  · {note}")
         for row, _item, changes in result.updated[:50]:
-            shown = "；".join(f"{name}：{old} → {new}" for name, (old, new) in changes.items())
+            shown = "；".join(f"{name}：{old} → {new}" for name, (old, new) in result.labelled(changes).items())
             self.stdout.write(_("  更新 %(sheet)s 第 %(row)s 行：%(changes)s") % {"sheet": row.sheet, "row": row.row,
                                                                            "changes": shown})
         for error in result.errors:

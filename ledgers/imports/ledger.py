@@ -12,7 +12,10 @@ before the year's review like any other, and the preview says so.
 """
 
 import datetime
+import difflib
+import functools
 import hashlib
+import re
 from dataclasses import dataclass, field
 
 from django.utils import timezone
@@ -75,7 +78,7 @@ class Owners:
         users = User.objects.filter(is_active=True)
         if root is not None:
             users = users.filter(unit__path__startswith=root.path)
-        owner_ids = set(User.objects.filter(groups__name=Role.OWNER.value).values_list("pk", flat=True))
+        owner_ids = set(users.filter(groups__name=Role.OWNER.value).values_list("pk", flat=True))
         self.by_username, self.by_name = {}, {}
         for user in users.select_related("unit").only("id", "username", "last_name", "first_name", "unit__path",
                                                       "unit__name"):
@@ -84,9 +87,6 @@ class Owners:
             self.by_name.setdefault(f"{user.last_name}{user.first_name}", []).append(user)
 
     def find(self, text, near):
-        import difflib
-        import re
-
         name = re.sub(r"[（(][^）)]*[）)]", "", values.split_names(text)[0]).strip()
         user = self.by_username.get(name.lower())
         candidates = [user] if user else self.by_name.get(name, [])
@@ -318,19 +318,22 @@ def _changes(row, item):
                              shown_new if shown_new is not None else values.text(new)]
 
     differ("description", problem.description, row.description)
-    differ("category", problem.category, row.category)
+    differ("category", problem.category, row.category, str(Problem.Category(problem.category).label),
+           str(Problem.Category(row.category).label))
     differ("subcategory", problem.subcategory_id, row.subcategory.pk if row.subcategory else None,
            str(problem.subcategory or ""), str(row.subcategory or ""))
     differ("measure", item.measure, row.measure)
     differ("lead_unit", item.lead_unit_id, row.lead_unit.pk, item.lead_unit.name, row.lead_unit.name)
     differ("owner", item.owner_id, row.owner.pk, str(item.owner), str(row.owner))
     differ("deadline", item.deadline, row.deadline)
-    differ("kind", item.kind, row.kind)
+    differ("kind", item.kind, row.kind, str(RectificationItem.Kind(item.kind).label),
+           str(RectificationItem.Kind(row.kind).label))
     if set(item.cooperating_ids) != {u.pk for u in row.cooperating}:
-        changes["cooperating_units"] = [len(item.cooperating_ids), "、".join(u.name for u in row.cooperating)]
+        changes["cooperating_units"] = [_("%(n)s 个单位") % {"n": len(item.cooperating_ids)},
+                                        "、".join(u.name for u in row.cooperating) or _("无")]
     order = [Status.OPEN, Status.IN_PROGRESS, Status.CLOSED]
     if item.status in order and order.index(row.status) > order.index(item.status):
-        differ("status", item.status, row.status)
+        differ("status", item.status, row.status, str(Status(item.status).label), str(Status(row.status).label))
     if item.status == Status.CLOSED and row.status == Status.CLOSED and not row.extra.get("closed_undated"):
         differ("closed_on", _local_day(item.closed_at), row.closed_on)
     return changes
@@ -353,16 +356,14 @@ def _compare(job, rows, result, lock=False):
 # -- commit -------------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4096)
 def _moment(day):
     """A closure date as a moment: noon in Beijing, so it counts in that day's and month's figures."""
     return timezone.make_aware(datetime.datetime.combine(day, datetime.time(12, 0)))
 
 
-def commit(job, batch, layouts, progress=None):
-    """Write the plan in the caller's transaction; Refused when a row is bad."""
-    result = plan(job, layouts, progress=lambda f: progress(f * 0.4) if progress else None)
-    if result.errors:
-        raise Refused(_("有 %(n)s 行数据有误，未导入任何内容。") % {"n": len(result.errors)})
+def commit(job, batch, result, progress=None):
+    """Write a plan without bad rows in the caller's transaction."""
     # Lock the items to update, then plan their changes again on the locked rows.
     locked = Plan(kind=job.kind)
     _compare(job, [row for row, _item, _changes in result.updated], locked, lock=True)
@@ -383,7 +384,7 @@ def commit(job, batch, layouts, progress=None):
     known = _problems_of_known_keys(job, {row.problem_key for row in result.created} - set(problems))
     Problem.objects.bulk_create(list(problems.values()), batch_size=1000)
     if progress:
-        progress(0.55)
+        progress(0.3)
     items = []
     for row in result.created:
         problem = row.problem if row.problem_key in problems else known.get(row.problem_key)
@@ -400,22 +401,22 @@ def commit(job, batch, layouts, progress=None):
             updated_at=now))
     RectificationItem.objects.bulk_create(items, batch_size=1000)
     if progress:
-        progress(0.7)
+        progress(0.6)
     through = RectificationItem.cooperating_units.through
     through.objects.bulk_create([through(rectificationitem_id=item.pk, unit_id=unit.pk)
                                  for item, row in zip(items, result.created) for unit in row.cooperating
                                  if unit.pk != row.lead_unit.pk], batch_size=2000, ignore_conflicts=True)
     ImportKey.objects.bulk_create([ImportKey(unit=job.unit, key=row.key, item=item, batch=batch)
                                    for item, row in zip(items, result.created)], batch_size=1000)
+    note = _("导入：%(file)s，工作表“%(sheet)s”第 %(row)s 行")
     ItemEvent.objects.bulk_create([
         ItemEvent(item=item, actor=actor, at=now, action=ItemEvent.Action.CREATED, to_status=item.status,
-                  note=_("导入：%(file)s，工作表“%(sheet)s”第 %(row)s 行") % {"file": batch.original_name,
-                                                                       "sheet": row.sheet, "row": row.row},
+                  note=note % {"file": batch.original_name, "sheet": row.sheet, "row": row.row},
                   data={**source, "sheet": row.sheet, "row": row.row, "deadline": row.deadline.isoformat(),
                         "owner": row.owner.pk, "lead_unit": row.lead_unit.pk})
         for item, row in zip(items, result.created)], batch_size=1000)
     if progress:
-        progress(0.85)
+        progress(0.8)
     for row, item, changes in locked.updated:
         _update(actor, row, item, changes, batch, source)
     ImportKey.objects.filter(unit=job.unit, key__in=[row.key for row, _i, _c in locked.updated]).update(batch=batch)

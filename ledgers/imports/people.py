@@ -128,9 +128,12 @@ def plan_units(job, layouts, progress=None):
             result.created.append(row)
             continue
         unit, changes = row.existing, {}
-        for name in ("name", "level", "kind"):
-            if getattr(unit, name) != getattr(row, name):
-                changes[name] = [getattr(unit, name), getattr(row, name)]
+        if unit.name != row.name:
+            changes["name"] = [unit.name, row.name]
+        if unit.level != row.level:
+            changes["level"] = [str(Unit.Level(unit.level).label), str(Unit.Level(row.level).label)]
+        if unit.kind != row.kind:
+            changes["kind"] = [str(Unit.Kind(unit.kind).label), str(Unit.Kind(row.kind).label)]
         if row.short_name and row.short_name != unit.short_name:
             changes["short_name"] = [unit.short_name, row.short_name]
         if row.parent_text and not _same_parent(unit, row.parent):
@@ -204,10 +207,8 @@ def _name(parent, directory):
     return match.name if match else ""
 
 
-def commit_units(job, batch, layouts, progress=None):
-    result = plan_units(job, layouts)
-    if result.errors:
-        raise Refused(_("有 %(n)s 行数据有误，未导入任何内容。") % {"n": len(result.errors)})
+def commit_units(job, batch, result, progress=None):
+    """Write a plan without bad rows in the caller's transaction: parents before their children."""
     resolved = {}
 
     def unit_of(parent):
@@ -438,10 +439,8 @@ def _last_number(prefix):
     return max(numbers, default=0)
 
 
-def commit_users(job, batch, layouts, progress=None):
-    result = plan_users(job, layouts)
-    if result.errors:
-        raise Refused(_("有 %(n)s 行数据有误，未导入任何内容。") % {"n": len(result.errors)})
+def commit_users(job, batch, result, progress=None):
+    """Write a plan without bad rows in the caller's transaction; codes for the new users."""
     groups = {g.name: g for g in Group.objects.filter(name__in=Role.values)}
     if len(groups) < len(Role.values):
         groups = ensure_groups()

@@ -6,6 +6,7 @@ Each parser returns the value, or raises `Unreadable` with the reason the previe
 import calendar
 import datetime
 import difflib
+import functools
 import re
 
 from django.utils.translation import gettext as _
@@ -91,6 +92,15 @@ CATEGORY_WORDS = [
 ]
 
 
+@functools.cache
+def _category_names():
+    """system, 系统技术问题, 系统技术 -> system: built once, not per row."""
+    names = {}
+    for code, label in Category.choices:
+        names.update({code: code, str(label): code, str(label).removesuffix("问题"): code})
+    return names
+
+
 def parse_category(value, subcategories):
     """(category, SubCategory or None). `subcategories` maps a sub-category name to its row: its
     name says the category too (审批时限有待压缩 -> process). Otherwise a category's label, or a
@@ -99,9 +109,9 @@ def parse_category(value, subcategories):
     if text in subcategories:
         sub = subcategories[text]
         return sub.category, sub
-    for code, label in Category.choices:
-        if text in (code, str(label), str(label).removesuffix("问题")):
-            return code, None
+    code = _category_names().get(text)
+    if code is not None:
+        return code, None
     for code, words in CATEGORY_WORDS:
         if any(word in text for word in words):
             return code, None

@@ -94,23 +94,25 @@ def template(kind):
         _put(sheet, 1, column, label, font=Font(bold=True), fill=HEADER_FILL,
              alignment=Alignment(horizontal="center", vertical="center", wrap_text=True))
         width = max([display_width(label)] + [display_width(r[column - 1]) for r in EXAMPLES[kind]])
-        sheet.column_dimensions[get_column_letter(column)].width = min(max(width + 2, 8), 40)
+        sheet.column_dimensions[get_column_letter(column)].width = min(max(width + 2, 8), 24)
     for row_number, row in enumerate(EXAMPLES[kind], start=2):
+        sheet.row_dimensions[row_number].height = 48  # room for the wrapped problem and measure texts
         for column, value in enumerate(row[:len(headers)], start=1):
             _put(sheet, row_number, column, value, alignment=Alignment(vertical="top", wrap_text=True))
     sheet.freeze_panes = "A2"
     _page(sheet)
     notes = workbook.create_sheet(str(_("说明")))
-    notes.column_dimensions["A"].width = 100
+    notes.column_dimensions["A"].width = 80  # one A4 portrait page wide
     _put(notes, 1, 1, _("填写说明（带 * 的列必填；第一行是表头，表头文字可用常见的同义说法）"), font=Font(bold=True, size=12))
     for row_number, text in enumerate(map(str, NOTES[kind]), start=2):
         _put(notes, row_number, 1, f"{row_number - 1}. {text}", alignment=Alignment(wrap_text=True, vertical="top"))
-        notes.row_dimensions[row_number].height = 15 * (1 + display_width(text) // 95)
+        notes.row_dimensions[row_number].height = 15 * (1 + display_width(text) // 76)
     synonyms_row = len(NOTES[kind]) + 3
     _put(notes, synonyms_row, 1, _("可识别的表头"), font=Font(bold=True))
     for offset, (label, synonyms) in enumerate(FIELDS[kind].values(), start=1):
         line = f"{label}：{'、'.join(synonyms)}"
         _put(notes, synonyms_row + offset, 1, line, alignment=Alignment(wrap_text=True, vertical="top"))
+        notes.row_dimensions[synonyms_row + offset].height = 15 * (1 + display_width(line) // 76)
     _page(notes, landscape=False)
     buffer = io.BytesIO()
     workbook.save(buffer)

@@ -200,9 +200,10 @@ def import_confirm(request, pk):
         imports.check_access(batch.kind, request.user, batch.unit)
     except imports.Refused as error:
         raise PermissionDenied(error.message) from None
-    ImportBatch.objects.filter(pk=batch.pk, status=Status.PREVIEWED).update(status=Status.COMMITTING, progress=0,
-                                                                            error="")
-    transaction.on_commit(lambda: enqueue_import(batch.pk, "commit"))
+    claimed = ImportBatch.objects.filter(pk=batch.pk, status=Status.PREVIEWED).update(
+        status=Status.COMMITTING, progress=0, error="")
+    if claimed:  # a double click confirms once
+        transaction.on_commit(lambda: enqueue_import(batch.pk, "commit"))
     return redirect("import_status", pk)
 
 
