@@ -7,7 +7,8 @@ from .models import Role
 
 ADMIN_MODELS = ["unit", "user", "calendaroverride", "serviceitem", "campaign", "subcategory", "walksession",
                 "problem", "rectificationitem", "itemevent", "closurerecord", "extensionrequest", "attachment",
-                "notification", "report", "savedfilter", "reminderlog", "ledgerexport"]
+                "notification", "report", "savedfilter", "reminderlog", "ledgerexport",
+                "apitoken", "webhookendpoint", "webhookdelivery", "externalticket"]
 OFFICE_MODELS = ["serviceitem", "campaign", "subcategory", "calendaroverride"]
 
 

@@ -104,3 +104,11 @@ def enqueue_export(export_id):
             status=LedgerExport.Status.FAILED, error="任务队列服务暂时不可用，请稍后重新导出。", finished_at=timezone.now())
         return False
     return True
+
+
+@shared_task(acks_late=True)
+def deliver_webhooks():
+    """One sweep of the webhook outbox (every minute by beat, and right after a change commits)."""
+    from .api.webhooks import sweep
+
+    return sweep()

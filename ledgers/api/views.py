@@ -1,0 +1,232 @@
+"""The endpoints. Each reads through `visible_to` and changes items through ledgers/services.py,
+as the pages do; what a token may do beyond that is its scopes (auth.py)."""
+
+import django_filters
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, serializers
+from rest_framework.decorators import api_view, permission_classes
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+
+from .. import services
+from ..cards import card_clock
+from ..filters import LedgerFilter
+from ..models import RectificationItem, Report, Unit, User
+from ..reports import Period, PeriodError, compute_figures
+from ..views.reports import _scope_from_request
+from . import intake
+from .auth import require, token_of
+from .errors import error_response
+from .models import Scope
+from .serializers import (
+    ApproveInSerializer,
+    ClosureInSerializer,
+    ErrorSerializer,
+    FiguresSerializer,
+    ItemDetailSerializer,
+    ItemPageSerializer,
+    ProblemCreatedSerializer,
+    ProblemInSerializer,
+    ProgressInSerializer,
+    ReturnInSerializer,
+    problem_data,
+)
+
+ITEM_RELATIONS = ("problem", "problem__unit", "problem__external_ticket", "unit", "lead_unit", "owner")
+ERRORS = {code: ErrorSerializer for code in (400, 401, 403, 404, 409, 413, 429)}
+
+
+def responses(ok, **more):
+    return {**ERRORS, **more, 200: ok}
+
+
+# ---------------------------------------------------------------------------------------------
+# Problems in
+# ---------------------------------------------------------------------------------------------
+
+
+@extend_schema(request=ProblemInSerializer, responses={**ERRORS, 200: ProblemCreatedSerializer,
+                                                       201: ProblemCreatedSerializer},
+               summary="推送问题（12345、好差评等）", tags=["问题"])
+@api_view(["POST"])
+@permission_classes([require(Scope.PROBLEMS_WRITE)])
+def problems(request):
+    incoming = ProblemInSerializer(data=request.data)
+    incoming.is_valid(raise_exception=True)
+    try:
+        status, problem, item = intake.push_problem(request.user, incoming.validated_data, request.data,
+                                                    token=token_of(request))
+    except intake.Rejected as rejected:
+        code = "conflict" if rejected.status == 409 else "invalid"
+        return error_response(code, rejected.message, rejected.status, rejected.fields)
+    if item is not None:
+        item.card = card_clock().card(item)
+    body = ProblemCreatedSerializer({"problem": problem_data(problem), "item": item}).data
+    return Response(body, status=status)
+
+
+# ---------------------------------------------------------------------------------------------
+# The ledger
+# ---------------------------------------------------------------------------------------------
+
+
+class ApiLedgerFilter(LedgerFilter):
+    """The ledger page's filters, naming units by code and owners by user name, plus `updated_since`."""
+
+    unit = django_filters.ModelChoiceFilter(label=gettext_lazy("所属单位代码（含下级）"), queryset=Unit.objects.none(),
+                                            method="filter_unit", to_field_name="code")
+    lead_unit = django_filters.ModelChoiceFilter(label=gettext_lazy("牵头部门代码"), queryset=Unit.objects.all(),
+                                                 to_field_name="code")
+    owner = django_filters.ModelChoiceFilter(label=gettext_lazy("责任人用户名"), queryset=User.objects.none(),
+                                             to_field_name="username")
+    updated_since = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte",
+                                                     label=gettext_lazy("变更时间起（ISO 8601）"))
+
+
+class ItemCursor(CursorPagination):
+    ordering = ("id",)  # unique and indexed: a cursor page is a keyset read, whatever its depth
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 200
+    invalid_cursor_message = gettext_lazy("翻页游标无效。")
+
+
+LIST_PARAMETERS = [
+    OpenApiParameter("status", str, enum=["open_all", *RectificationItem.Status.values]),
+    OpenApiParameter("card", str, enum=["red", "yellow", "none"]),
+    OpenApiParameter("unit", str, description="所属单位代码，含下级单位"),
+    OpenApiParameter("lead_unit", str, description="牵头部门代码"),
+    OpenApiParameter("owner", str, description="责任人用户名"),
+    OpenApiParameter("category", str, enum=["system", "process", "coordination", "window"]),
+    OpenApiParameter("source", str, enum=["walk", "hotline", "rating", "complaint_window", "questionnaire",
+                                          "unannounced", "deputy", "other"]),
+    OpenApiParameter("campaign", int), OpenApiParameter("subcategory", int), OpenApiParameter("service_item", int),
+    OpenApiParameter("deadline_from", str, description="YYYY-MM-DD"),
+    OpenApiParameter("deadline_to", str, description="YYYY-MM-DD"),
+    OpenApiParameter("updated_since", str, description="ISO 8601，如 2026-12-01T08:00:00+08:00"),
+    OpenApiParameter("q", str, description="关键词（问题描述、整改措施）"),
+    OpenApiParameter("cursor", str), OpenApiParameter("page_size", int, description="1–200，默认 100"),
+]
+
+
+@extend_schema(parameters=LIST_PARAMETERS, responses=responses(ItemPageSerializer), summary="整改台账",
+               tags=["整改台账"])
+@api_view(["GET"])
+@permission_classes([require(Scope.ITEMS_READ)])
+def items(request):
+    user, clock = request.user, card_clock()
+    visible = RectificationItem.objects.visible_to(user)
+    filterset = ApiLedgerFilter(request.query_params, queryset=visible, user=user, clock=clock)
+    if not filterset.is_valid():
+        fields = {name: str(errors[0]) for name, errors in filterset.form.errors.items()}
+        return error_response("invalid", _("筛选条件无法识别。"), 400, fields)
+    paginator = ItemCursor()
+    try:
+        page = paginator.paginate_queryset(filterset.qs.select_related(*ITEM_RELATIONS), request)
+    except exceptions.NotFound:
+        return error_response("invalid", _("翻页游标无效。"), 400, {"cursor": _("翻页游标无效。")})
+    for item in page:
+        item.card = clock.card(item)
+    body = ItemPageSerializer({"next": paginator.get_next_link(), "previous": paginator.get_previous_link(),
+                               "results": page}).data
+    return Response(body)
+
+
+def _item_response(user, pk, status=200):
+    item = RectificationItem.objects.visible_to(user).select_related(*ITEM_RELATIONS).get(pk=pk)
+    item.card = card_clock().card(item)
+    item.timeline_events = list(item.events.select_related("actor").order_by("at", "id"))
+    return Response(ItemDetailSerializer(item).data, status=status)
+
+
+@extend_schema(responses=responses(ItemDetailSerializer), summary="整改措施及其日志", tags=["整改台账"])
+@api_view(["GET"])
+@permission_classes([require(Scope.ITEMS_READ)])
+def item_detail(request, pk):
+    return _item_response(request.user, pk)
+
+
+def _act(request, pk, incoming_class, change):
+    incoming = incoming_class(data=request.data)
+    incoming.is_valid(raise_exception=True)
+    data = dict(incoming.validated_data)
+    version = data.pop("version", None)
+    change(request.user, pk, version=version, **data)  # 404 / 403 / 400 / 409 from services
+    return _item_response(request.user, pk)
+
+
+def _closure(actor, pk, *, version, evidence, files=(), **figures):
+    services.request_closure(actor, pk, evidence=evidence, files=intake.decode_files(files, "files"),
+                             figures=figures, version=version)
+
+
+@extend_schema(request=ProgressInSerializer, responses=responses(ItemDetailSerializer), summary="报送整改进展（责任人）",
+               tags=["整改台账"])
+@api_view(["POST"])
+@permission_classes([require(Scope.ITEMS_WRITE)])
+def item_progress(request, pk):
+    return _act(request, pk, ProgressInSerializer, services.add_progress)
+
+
+@extend_schema(request=ClosureInSerializer, responses=responses(ItemDetailSerializer), summary="申请销号（责任人）",
+               tags=["整改台账"])
+@api_view(["POST"])
+@permission_classes([require(Scope.ITEMS_WRITE)])
+def item_closure(request, pk):
+    return _act(request, pk, ClosureInSerializer, _closure)
+
+
+@extend_schema(request=ApproveInSerializer, responses=responses(ItemDetailSerializer), summary="同意销号（督办人员）",
+               tags=["整改台账"])
+@api_view(["POST"])
+@permission_classes([require(Scope.ITEMS_REVIEW)])
+def item_approve(request, pk):
+    return _act(request, pk, ApproveInSerializer, services.approve_closure)
+
+
+@extend_schema(request=ReturnInSerializer, responses=responses(ItemDetailSerializer), summary="退回销号申请（督办人员）",
+               tags=["整改台账"])
+@api_view(["POST"])
+@permission_classes([require(Scope.ITEMS_REVIEW)])
+def item_return(request, pk):
+    return _act(request, pk, ReturnInSerializer, services.return_closure)
+
+
+# ---------------------------------------------------------------------------------------------
+# Figures
+# ---------------------------------------------------------------------------------------------
+
+
+def _row(row):
+    return {"unit": row.unit, "label": str(row.label), **{name: getattr(row, name) for name in (
+        "walks", "leader_times", "top_leaders", "service_items", "must_walk_covered", "problems", "on_spot",
+        "items_created", "closed", "items_total", "closed_total", "open", "red", "yellow", "closure_percent",
+        "avg_close_days", "time_limit_saved", "materials_cut", "steps_cut", "trips_cut")},
+        "by_category": {str(key): value for key, value in row.by_category.items()}}
+
+
+@extend_schema(parameters=[OpenApiParameter("unit", str, description="单位代码；省略时为本单位"),
+                           OpenApiParameter("period", str, required=True,
+                                            description="月份 2026-05，或 ISO 周次 2026-W20")],
+               responses=responses(FiguresSerializer), summary="统计数据（与月通报、周汇总同一口径）", tags=["统计"])
+@api_view(["GET"])
+@permission_classes([require(Scope.FIGURES_READ)])
+def figures(request):
+    today = timezone.localdate()
+    scope = _scope_from_request(request)
+    text = str(request.query_params.get("period", ""))
+    kind = Report.Kind.WEEKLY if "W" in text.upper() else Report.Kind.MONTHLY
+    try:
+        period = Period.parse(kind, text)
+    except PeriodError as error:
+        raise serializers.ValidationError({"period": str(error)}) from None
+    if period.start > today:
+        raise serializers.ValidationError({"period": _("%(period)s尚未开始。") % {"period": period.title()}})
+    result = compute_figures(scope, period, today=today)
+    body = {"scope": scope, "as_of": result.as_of, "must_walk_total": result.must_walk_total,
+            "period": {"kind": period.kind, "label": period.label, "start": period.start, "end": period.end},
+            "total": _row(result.total), "rows": [_row(row) for row in result.rows]}
+    return Response(FiguresSerializer(body).data)
