@@ -164,10 +164,9 @@ def claim(pk, now):
         next_attempt_at=now + LEASE, attempts=F("attempts") + 1, last_attempt_at=now) == 1
 
 
-def deliver(pk):
+def deliver(pk, now):
     delivery = WebhookDelivery.objects.select_related("endpoint").get(pk=pk)
     endpoint = delivery.endpoint
-    now = timezone.now()
     code, error = None, ""
     if not endpoint.is_active:
         error = "接收地址已停用"
@@ -201,6 +200,6 @@ def sweep(now=None, limit=SWEEP_BATCH):
     for pk in due:
         if not claim(pk, now):
             continue  # another sweep has it
-        status = deliver(pk)
+        status = deliver(pk, now)
         outcome[status] = outcome.get(status, 0) + 1
     return outcome
