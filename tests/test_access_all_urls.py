@@ -41,8 +41,8 @@ NO_OBJECT = {
     "report_request", "weekly_summary", "dashboard",
 }
 
-# The API's schema and docs page describe it and hold no data.
-API_DOCS = {"api:schema", "api:docs"}
+# The API's schema and docs page describe it and hold no data; not_found answers 404 to anything.
+API_DOCS = {"api:schema", "api:docs", "api:not_found"}
 
 
 def project_url_names(patterns=None, namespace=None):

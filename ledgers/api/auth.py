@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.parsers import JSONParser
@@ -174,3 +175,13 @@ class LimitedJSONParser(JSONParser):
         if len(data) > limit:
             raise BodyTooLarge()
         return super().parse(io.BytesIO(data), media_type, parser_context)
+
+
+class TokenScheme(OpenApiAuthenticationExtension):
+    """Tells the schema (and Swagger UI's 'Authorize' button) how a token is sent."""
+
+    target_class = TokenAuthentication
+    name = "BearerToken"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "description": _("接口令牌：Authorization: Bearer wf_…")}

@@ -65,6 +65,10 @@ def error_response(code, message, status_code, fields=None, headers=None):
 
 
 def exception_handler(exc, context):
+    from .intake import Rejected as RejectedInput
+
+    if isinstance(exc, RejectedInput):
+        return error_response("conflict" if exc.status == 409 else "invalid", exc.message, exc.status, exc.fields)
     if isinstance(exc, services.StaleItem):
         exc = Conflict(exc.message)
     elif isinstance(exc, services.Refused):

@@ -9,6 +9,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers
 from rest_framework.decorators import api_view, permission_classes
 from rest_framework.pagination import CursorPagination
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from .. import services
@@ -43,6 +44,13 @@ def responses(ok, **more):
     return {**ERRORS, **more, 200: ok}
 
 
+@extend_schema(exclude=True)
+@api_view(["GET", "POST", "PUT", "PATCH", "DELETE"])
+@permission_classes([AllowAny])
+def not_found(request, *args, **kwargs):
+    raise exceptions.NotFound()
+
+
 # ---------------------------------------------------------------------------------------------
 # Problems in
 # ---------------------------------------------------------------------------------------------
@@ -56,12 +64,8 @@ def responses(ok, **more):
 def problems(request):
     incoming = ProblemInSerializer(data=request.data)
     incoming.is_valid(raise_exception=True)
-    try:
-        status, problem, item = intake.push_problem(request.user, incoming.validated_data, request.data,
-                                                    token=token_of(request))
-    except intake.Rejected as rejected:
-        code = "conflict" if rejected.status == 409 else "invalid"
-        return error_response(code, rejected.message, rejected.status, rejected.fields)
+    status, problem, item = intake.push_problem(request.user, incoming.validated_data, request.data,
+                                                token=token_of(request))  # intake.Rejected: see errors.py
     if item is not None:
         item.card = card_clock().card(item)
     body = ProblemCreatedSerializer({"problem": problem_data(problem), "item": item}).data
@@ -108,11 +112,13 @@ LIST_PARAMETERS = [
     OpenApiParameter("deadline_to", str, description="YYYY-MM-DD"),
     OpenApiParameter("updated_since", str, description="ISO 8601，如 2026-12-01T08:00:00+08:00"),
     OpenApiParameter("q", str, description="关键词（问题描述、整改措施）"),
-    OpenApiParameter("cursor", str), OpenApiParameter("page_size", int, description="1–200，默认 100"),
+    OpenApiParameter("cursor", str), OpenApiParameter("page_size", {"type": "integer", "minimum": 1, "maximum": 200},
+                                                     description="默认 100"),
 ]
 
 
 @extend_schema(parameters=LIST_PARAMETERS, responses=responses(ItemPageSerializer), summary="整改台账",
+               operation_id="items_list",
                tags=["整改台账"])
 @api_view(["GET"])
 @permission_classes([require(Scope.ITEMS_READ)])
@@ -123,6 +129,9 @@ def items(request):
     if not filterset.is_valid():
         fields = {name: str(errors[0]) for name, errors in filterset.form.errors.items()}
         return error_response("invalid", _("筛选条件无法识别。"), 400, fields)
+    size = request.query_params.get("page_size")
+    if size is not None and not (size.isdigit() and 1 <= int(size) <= ItemCursor.max_page_size):
+        return error_response("invalid", _("筛选条件无法识别。"), 400, {"page_size": _("每页条数须为 1 到 200 的整数。")})
     paginator = ItemCursor()
     try:
         page = paginator.paginate_queryset(filterset.qs.select_related(*ITEM_RELATIONS), request)
@@ -209,7 +218,7 @@ def _row(row):
 
 
 @extend_schema(parameters=[OpenApiParameter("unit", str, description="单位代码；省略时为本单位"),
-                           OpenApiParameter("period", str, required=True,
+                           OpenApiParameter("period", str, required=True, pattern=r"^\d{4}-(\d{2}|W\d{2})$",
                                             description="月份 2026-05，或 ISO 周次 2026-W20")],
                responses=responses(FiguresSerializer), summary="统计数据（与月通报、周汇总同一口径）", tags=["统计"])
 @api_view(["GET"])
