@@ -1,5 +1,6 @@
 """The shapes the API reads and writes. Input serializers check types and lengths only; what a
-value may name (a unit, an owner, an item in scope) is decided in intake.py and services.py."""
+value may name (a unit, an owner, an item in scope) is decided in intake.py and services.py.
+Items and problems are written out by rows.py; their serializers here describe that shape."""
 
 from django.conf import settings
 from django.utils.translation import gettext_lazy as _
@@ -68,29 +69,19 @@ class ProblemOutSerializer(serializers.Serializer):
 class ItemSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     status = serializers.ChoiceField(choices=RectificationItem.Status.choices)
-    status_label = serializers.CharField(source="get_status_display")
+    status_label = serializers.CharField()
     card = serializers.ChoiceField(choices=CARD_CHOICES)
     measure = serializers.CharField()
     unit = UnitRefSerializer()
     lead_unit = UnitRefSerializer()
-    owner = serializers.CharField(source="owner.display_name")
+    owner = serializers.CharField()
     opened_on = serializers.DateField()
     deadline = serializers.DateField()
     closed_at = serializers.DateTimeField(allow_null=True)
     updated_at = serializers.DateTimeField()
     version = serializers.IntegerField()
-    problem = serializers.SerializerMethodField()
-    url = serializers.CharField(source="get_absolute_url")
-
-    def get_problem(self, item) -> ProblemOutSerializer:
-        return ProblemOutSerializer(problem_data(item.problem)).data
-
-
-def problem_data(problem):
-    ticket = getattr(problem, "external_ticket", None)
-    return {"id": problem.pk, "source": problem.source, "category": problem.category,
-            "description": problem.description, "unit": problem.unit, "found_at": problem.found_at,
-            "external_number": ticket.external_number if ticket else None}
+    problem = ProblemOutSerializer()
+    url = serializers.CharField()
 
 
 class EventSerializer(serializers.Serializer):
@@ -104,7 +95,7 @@ class EventSerializer(serializers.Serializer):
 
 
 class ItemDetailSerializer(ItemSerializer):
-    timeline = EventSerializer(many=True, source="timeline_events")
+    timeline = EventSerializer(many=True)
 
 
 class ItemPageSerializer(serializers.Serializer):

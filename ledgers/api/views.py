@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from .. import services
 from ..cards import card_clock
 from ..filters import LedgerFilter
-from ..models import RectificationItem, Report, Unit, User
+from ..models import ItemEvent, Problem, RectificationItem, Report, Unit, User
 from ..reports import Period, PeriodError, compute_figures
 from ..views.reports import _scope_from_request
 from . import intake
@@ -33,10 +33,9 @@ from .serializers import (
     ProblemInSerializer,
     ProgressInSerializer,
     ReturnInSerializer,
-    problem_data,
 )
+from .rows import ITEM_VALUES, PROBLEM_VALUES, item_rows, problem_row, row_shaper
 
-ITEM_RELATIONS = ("problem", "problem__unit", "problem__external_ticket", "unit", "lead_unit", "owner")
 ERRORS = {code: ErrorSerializer for code in (400, 401, 403, 404, 409, 413, 429)}
 
 
@@ -66,10 +65,10 @@ def problems(request):
     incoming.is_valid(raise_exception=True)
     status, problem, item = intake.push_problem(request.user, incoming.validated_data, request.data,
                                                 token=token_of(request))  # intake.Rejected: see errors.py
-    if item is not None:
-        item.card = card_clock().card(item)
-    body = ProblemCreatedSerializer({"problem": problem_data(problem), "item": item}).data
-    return Response(body, status=status)
+    item_body = item_rows(RectificationItem.objects.filter(pk=item.pk), card_clock())[0] if item else None
+    problem_body = item_body["problem"] if item else problem_row(
+        Problem.objects.filter(pk=problem.pk).values(*PROBLEM_VALUES).get())
+    return Response({"problem": problem_body, "item": item_body}, status=status)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -98,23 +97,27 @@ class ItemCursor(CursorPagination):
     invalid_cursor_message = gettext_lazy("翻页游标无效。")
 
 
+TEXT = {"type": "string", "minLength": 1}
 LIST_PARAMETERS = [
     OpenApiParameter("status", str, enum=["open_all", *RectificationItem.Status.values]),
     OpenApiParameter("card", str, enum=["red", "yellow", "none"]),
-    OpenApiParameter("unit", str, description="所属单位代码，含下级单位"),
-    OpenApiParameter("lead_unit", str, description="牵头部门代码"),
-    OpenApiParameter("owner", str, description="责任人用户名"),
-    OpenApiParameter("category", str, enum=["system", "process", "coordination", "window"]),
-    OpenApiParameter("source", str, enum=["walk", "hotline", "rating", "complaint_window", "questionnaire",
-                                          "unannounced", "deputy", "other"]),
+    OpenApiParameter("unit", TEXT, description="所属单位代码，含下级单位"),
+    OpenApiParameter("lead_unit", TEXT, description="牵头部门代码"),
+    OpenApiParameter("owner", TEXT, description="责任人用户名"),
+    OpenApiParameter("category", str, enum=Problem.Category.values),
+    OpenApiParameter("source", str, enum=Problem.Source.values),
     OpenApiParameter("campaign", int), OpenApiParameter("subcategory", int), OpenApiParameter("service_item", int),
-    OpenApiParameter("deadline_from", str, description="YYYY-MM-DD"),
-    OpenApiParameter("deadline_to", str, description="YYYY-MM-DD"),
-    OpenApiParameter("updated_since", str, description="ISO 8601，如 2026-12-01T08:00:00+08:00"),
-    OpenApiParameter("q", str, description="关键词（问题描述、整改措施）"),
-    OpenApiParameter("cursor", str), OpenApiParameter("page_size", {"type": "integer", "minimum": 1, "maximum": 200},
-                                                     description="默认 100"),
+    OpenApiParameter("deadline_from", {"type": "string", "format": "date"}),
+    OpenApiParameter("deadline_to", {"type": "string", "format": "date"}),
+    OpenApiParameter("updated_since", {"type": "string", "format": "date-time"},
+                     description="ISO 8601，如 2026-12-01T08:00:00+08:00"),
+    OpenApiParameter("q", TEXT, description="关键词（问题描述、整改措施）"),
+    OpenApiParameter("cursor", TEXT),
+    OpenApiParameter("page_size", {"type": "integer", "minimum": 1, "maximum": 200}, description="默认 100"),
 ]
+
+
+LIST_PARAMETER_NAMES = [parameter.name for parameter in LIST_PARAMETERS]
 
 
 @extend_schema(parameters=LIST_PARAMETERS, responses=responses(ItemPageSerializer), summary="整改台账",
@@ -123,6 +126,11 @@ LIST_PARAMETERS = [
 @api_view(["GET"])
 @permission_classes([require(Scope.ITEMS_READ)])
 def items(request):
+    malformed = {name: _("每个筛选条件只能出现一次，且不能为空。") for name in LIST_PARAMETER_NAMES
+                 if name in request.query_params and (len(request.query_params.getlist(name)) > 1
+                                                      or not request.query_params[name].strip())}
+    if malformed:
+        return error_response("invalid", _("筛选条件无法识别。"), 400, malformed)
     user, clock = request.user, card_clock()
     visible = RectificationItem.objects.visible_to(user)
     filterset = ApiLedgerFilter(request.query_params, queryset=visible, user=user, clock=clock)
@@ -134,21 +142,24 @@ def items(request):
         return error_response("invalid", _("筛选条件无法识别。"), 400, {"page_size": _("每页条数须为 1 到 200 的整数。")})
     paginator = ItemCursor()
     try:
-        page = paginator.paginate_queryset(filterset.qs.select_related(*ITEM_RELATIONS), request)
+        page = paginator.paginate_queryset(filterset.qs.values(*ITEM_VALUES), request)
+        shape = row_shaper(clock)
     except exceptions.NotFound:
         return error_response("invalid", _("翻页游标无效。"), 400, {"cursor": _("翻页游标无效。")})
-    for item in page:
-        item.card = clock.card(item)
-    body = ItemPageSerializer({"next": paginator.get_next_link(), "previous": paginator.get_previous_link(),
-                               "results": page}).data
-    return Response(body)
+    return Response({"next": paginator.get_next_link(), "previous": paginator.get_previous_link(),
+                     "results": [shape(values) for values in page]})
 
 
-def _item_response(user, pk, status=200):
-    item = RectificationItem.objects.visible_to(user).select_related(*ITEM_RELATIONS).get(pk=pk)
-    item.card = card_clock().card(item)
-    item.timeline_events = list(item.events.select_related("actor").order_by("at", "id"))
-    return Response(ItemDetailSerializer(item).data, status=status)
+def _item_response(user, pk):
+    rows = item_rows(RectificationItem.objects.visible_to(user).filter(pk=pk), card_clock())
+    if not rows:
+        raise exceptions.NotFound()
+    events = ItemEvent.objects.filter(item_id=pk).select_related("actor").order_by("at", "id")
+    timeline = [{"at": timezone.localtime(event.at).isoformat(), "action": event.action,
+                 "action_label": event.get_action_display(), "from_status": event.from_status,
+                 "to_status": event.to_status, "actor": event.actor.display_name if event.actor else None,
+                 "note": event.note} for event in events]
+    return Response({**rows[0], "timeline": timeline})
 
 
 @extend_schema(responses=responses(ItemDetailSerializer), summary="整改措施及其日志", tags=["整改台账"])
