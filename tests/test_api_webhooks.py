@@ -6,17 +6,23 @@ import hmac
 import json
 import socket
 import threading
+import time
+import unittest
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import StringIO
+from unittest import mock
 
+import pytest
 from django.core.management import call_command
-from django.test import TestCase, override_settings
+from django.db import connection
+from django.test import TestCase, TransactionTestCase, override_settings
 from django.utils import timezone
 
 from ledgers import reminders, services
 from ledgers.api import webhooks
 from ledgers.api.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from ledgers.models import ClosureRecord, RectificationItem
+from tests.base import AppendOnlyFlushMixin
 from tests.world import build_world, make_item
 
 ALL_EVENTS = list(WebhookEvent.values)
@@ -208,3 +214,50 @@ class WebhookTestCase(TestCase):
         webhooks.sweep()
         self.assertEqual(self.receiver.received, [])
         self.assertEqual(WebhookDelivery.objects.get().status, "failed")
+
+
+@pytest.mark.postgres
+@unittest.skipIf(connection.vendor == "sqlite", "concurrent writers need PostgreSQL; CI runs this with DATABASE_URL set")
+class ConcurrentSweepTestCase(AppendOnlyFlushMixin, TransactionTestCase):
+    """Four sweeps at once against a slow receiver: each delivery is sent once (the claim is a
+    conditional UPDATE). SQLite's shared in-memory test database refuses concurrent writers
+    outright, so this runs on PostgreSQL, like tests/test_ledger_race.py."""
+
+    def test_concurrent_sweeps_send_each_delivery_once(self):
+        w = build_world()
+        receiver = Receiver()
+        self.addCleanup(receiver.stop)
+        original = receiver.server.RequestHandlerClass.do_POST
+
+        def slow_post(handler):
+            time.sleep(0.2)  # long enough for the other sweeps to reach the same rows
+            original(handler)
+
+        receiver.server.RequestHandlerClass.do_POST = slow_post
+        WebhookEndpoint.objects.create(name="一体化平台", unit=w.K1, url=receiver.url(),
+                                       events=[WebhookEvent.STATUS_CHANGED])
+        with mock.patch.object(webhooks, "kick"):  # leave the rows to the sweeps below
+            for n in range(6):
+                services.add_progress(w.carol, make_item(w).pk, note=f"进展{n}")
+        start, errors, outcomes = threading.Barrier(4), [], []
+
+        def sweep():
+            try:
+                start.wait()
+                outcomes.append(webhooks.sweep())
+            except Exception as error:  # a thread's exception would otherwise vanish
+                errors.append(repr(error))
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=sweep) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        self.assertEqual(errors, [])
+        self.assertEqual(sum(outcome.get("delivered", 0) for outcome in outcomes), 6)
+        ids = [request["headers"]["X-Walkflow-Delivery"] for request in receiver.received]
+        self.assertEqual(len(ids), 6)
+        self.assertEqual(len(set(ids)), 6, "no delivery was sent twice")
+        self.assertEqual(set(WebhookDelivery.objects.values_list("status", "attempts")), {("delivered", 1)})

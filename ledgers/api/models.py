@@ -140,8 +140,8 @@ class WebhookEndpoint(models.Model):
     objects = WebhookEndpointQuerySet.as_manager()
 
     class Meta:
-        verbose_name = _("推送地址（Webhook）")
-        verbose_name_plural = _("推送地址（Webhook）")
+        verbose_name = _("推送地址")
+        verbose_name_plural = _("推送地址")
         ordering = ["unit", "name"]
 
     def __str__(self):

@@ -49,8 +49,8 @@ class Migration(migrations.Migration):
                 ('unit', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='webhook_endpoints', to='ledgers.unit', verbose_name='所属单位')),
             ],
             options={
-                'verbose_name': '推送地址（Webhook）',
-                'verbose_name_plural': '推送地址（Webhook）',
+                'verbose_name': '推送地址',
+                'verbose_name_plural': '推送地址',
                 'ordering': ['unit', 'name'],
             },
         ),
