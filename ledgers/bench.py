@@ -208,6 +208,7 @@ class Bench:
             "walk": self.measure_walk_submit,
             "dashboard": self.measure_dashboard,
             "imports": self.measure_imports,
+            "api": lambda: measure_api(self),
         }
         for name, step in steps.items():
             if only and name not in only:
@@ -337,3 +338,44 @@ def _circular(bench):
     last_month = today.replace(day=1) - timezone.timedelta(days=1)
     content = build_workbook(Report.Kind.MONTHLY, bench.root, Period.month(last_month.year, last_month.month))
     return len(content)
+
+
+# -- the JSON API (ledgers/api) --------------------------------------------------------------------
+
+
+def measure_api(bench):
+    """api_problem_post_ms: one 12345 ticket with its rectification item, through token, checks,
+    one transaction and the webhook outbox look-up; api_items_ms: a filtered page of 100 items."""
+    from .api.auth import issue_token, revoke_token
+    from .api.models import ApiToken, Scope
+
+    settings.API_RATE_LIMIT = "1000000/min"  # the limit is not what is measured
+    pusher, reader = (ApiToken(name="测评", unit=bench.county, scopes=[Scope.PROBLEMS_WRITE]),
+                      ApiToken(name="测评", unit=bench.root, scopes=[Scope.ITEMS_READ]))
+    push_client = Client(HTTP_AUTHORIZATION=f"Bearer {issue_token(pusher)}")
+    read_client = Client(HTTP_AUTHORIZATION=f"Bearer {issue_token(reader)}")
+    url = reverse("api:problems")
+
+    def post():
+        body = {"source": "hotline", "external_number": f"BENCH-{uuid.uuid4().hex}", "unit": bench.county.code,
+                "service_item": bench.service_item.name, "category": "window",
+                "description": "测评：市民反映自助服务终端无法打印", "received_at": timezone.localtime().isoformat(),
+                "item": {"lead_unit": bench.county.code, "owner": bench.owner.username,
+                         "measure": "更换终端打印模块", "deadline_working_days": 10}}
+        response = push_client.post(url, json.dumps(body, ensure_ascii=False), content_type="application/json",
+                                    **HOST)
+        assert response.status_code == 201, response.content[:300]
+
+    bench.record("api_problem_post_ms", median_ms(post, bench.runs), "ms")
+    params = {"status": "open_all", "category": "window", "unit": bench.city.code, "page_size": 100}
+
+    def get():
+        response = read_client.get(reverse("api:items"), params, **HOST)
+        assert response.status_code == 200 and len(response.json()["results"]) == 100, response.content[:300]
+
+    bench.record("api_items_ms", median_ms(get, bench.runs), "ms")
+    with CaptureQueriesContext(connection) as queries:
+        get()
+    bench.record("api_items_queries", len(queries), "queries")
+    revoke_token(pusher)
+    revoke_token(reader)

@@ -605,8 +605,12 @@ class ItemEvent(models.Model):
 
     @classmethod
     def record(cls, item, actor, action, from_status="", to_status="", note="", **data):
-        return cls.objects.create(item=item, actor=actor, action=action, from_status=from_status,
-                                  to_status=to_status, note=note, data=data)
+        event = cls.objects.create(item=item, actor=actor, action=action, from_status=from_status,
+                                   to_status=to_status, note=note, data=data)
+        from .api.webhooks import record_event  # the outbox rows join this change's transaction
+
+        record_event(event)
+        return event
 
 
 class ExtensionRequest(models.Model):
@@ -1067,3 +1071,5 @@ class ActivationCode(models.Model):
 
     def __str__(self):
         return f"{self.user} · {timezone.localtime(self.expires_at):%Y-%m-%d}"
+# Integration models (API tokens, pushed tickets, webhooks) live in their own package.
+from .api.models import ApiToken, ExternalTicket, WebhookDelivery, WebhookEndpoint  # noqa: E402, F401

@@ -20,6 +20,7 @@ from django.urls import NoReverseMatch
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from .api import webhooks
 from .models import RectificationItem, ReminderLog, Role, User
 from .notify import notify
 from .workdays import WorkCalendar
@@ -79,6 +80,7 @@ def daily_scan(today=None, calendar=None):
                          .order_by("deadline", "id"))
             if kind == ReminderLog.Kind.ESCALATE:
                 escalate(items, today, calendar)
+                webhooks.red_cards(items)
             else:
                 remind_owners(items, kind)
             sent[kind] = len(items)

@@ -8,7 +8,8 @@ from .models import Role
 
 ADMIN_MODELS = ["unit", "user", "calendaroverride", "serviceitem", "campaign", "subcategory", "walksession",
                 "problem", "rectificationitem", "itemevent", "closurerecord", "extensionrequest", "attachment",
-                "notification", "report", "savedfilter", "reminderlog", "ledgerexport"]
+                "notification", "report", "savedfilter", "reminderlog", "ledgerexport",
+                "apitoken", "webhookendpoint", "webhookdelivery", "externalticket"]
 ADMIN_MODELS += ["importbatch", "importmapping", "importkey", "activationcode"]  # ledgers/imports: read-only
 OFFICE_MODELS = ["serviceitem", "campaign", "subcategory", "calendaroverride"]
 # Read-only for office staff: the unit pickers of the campaign and service item forms search units

@@ -140,3 +140,11 @@ def enqueue_import(batch_id, step):
         ImportBatch.objects.filter(pk=batch_id).update(status=back, error="任务队列服务暂时不可用，请稍后重试。")
         return False
     return True
+
+
+@shared_task(acks_late=True)
+def deliver_webhooks():
+    """One sweep of the webhook outbox (every minute by beat, and right after a change commits)."""
+    from .api.webhooks import sweep
+
+    return sweep()

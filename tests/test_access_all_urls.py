@@ -5,6 +5,7 @@ here makes this test fail, so no new view escapes the check."""
 import datetime
 import json
 
+from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.test import TestCase
 from django.urls import URLPattern, URLResolver, reverse
@@ -16,13 +17,16 @@ from ledgers.models import (
     ItemEvent,
     LedgerExport,
     Notification,
+    Problem,
     Report,
     RectificationItem,
     Role,
     SavedFilter,
     WalkSession,
 )
+from ledgers.api.models import Scope
 from ledgers.roles import grant
+from tests.api_helpers import token_for
 from tests.world import build_world, make_item, make_problem, make_walk
 from walkflow import urls as project_urls
 
@@ -37,6 +41,9 @@ NO_OBJECT = {
     "report_request", "weekly_summary", "dashboard",
 }
 NO_OBJECT |= {"imports", "import_template", "import_new", "activate"}  # ledgers/views/imports.py
+
+# The API's schema and docs page describe it and hold no data; not_found answers 404 to anything.
+API_DOCS = {"api:schema", "api:docs", "api:not_found"}
 
 
 def project_url_names(patterns=None, namespace=None):
@@ -119,8 +126,33 @@ class EveryUrlTestCase(TestCase):
                              ("import_confirm", "post"), ("import_credentials", "post")):
             yield name, method, reverse(name, args=[batch.pk]), {"col-0": "name"}
 
+    def api_requests(self):
+        """(url name, method, url, body, scope it needs) for every API endpoint."""
+        o, w = self.objects, self.w
+        yield "api:items", "get", "/api/v1/items/", {}, Scope.ITEMS_READ
+        yield "api:figures", "get", "/api/v1/figures/", {"unit": w.K1.code, "period": "2026-10"}, Scope.FIGURES_READ
+        yield "api:problems", "post", "/api/v1/problems/", {
+            "source": "hotline", "external_number": "12345-X", "unit": w.K1.code, "category": "process",
+            "description": "越权推送", "received_at": "2026-10-08T09:00:00+08:00",
+            "item": {"lead_unit": w.K1D.code, "owner": "carol", "measure": "x", "deadline_working_days": 5}}, \
+            Scope.PROBLEMS_WRITE
+        for key in ("item", "closable", "closed"):
+            pk = o[key].pk
+            yield "api:item", "get", f"/api/v1/items/{pk}/", {}, Scope.ITEMS_READ
+            yield "api:item_progress", "post", f"/api/v1/items/{pk}/progress/", {"note": "越权"}, Scope.ITEMS_WRITE
+            yield "api:item_closure", "post", f"/api/v1/items/{pk}/closure-request/", {"evidence": "越权"}, \
+                Scope.ITEMS_WRITE
+            yield "api:item_approve", "post", f"/api/v1/items/{pk}/approve/", {"note": "越权"}, Scope.ITEMS_REVIEW
+            yield "api:item_return", "post", f"/api/v1/items/{pk}/return/", {"reason": "越权"}, Scope.ITEMS_REVIEW
+
+    def call_api(self, client, method, url, data):
+        if method == "get":
+            return client.get(url, data)
+        return client.post(url, json.dumps(data, ensure_ascii=False), content_type="application/json")
+
     def test_every_url_is_covered_by_this_test(self):
-        covered = NO_OBJECT | {name for name, *_rest in self.object_requests()}
+        covered = NO_OBJECT | {name for name, *_rest in self.object_requests()} | API_DOCS
+        covered |= {name for name, *_rest in self.api_requests()}
         self.assertEqual(project_url_names() - covered, set(),
                          "new URL: add it to tests/test_access_all_urls.py with a sibling-unit object")
 
@@ -130,6 +162,31 @@ class EveryUrlTestCase(TestCase):
                 response = getattr(self.client, method)(url, data)
                 self.assertIn(response.status_code, (403, 404), f"{method.upper()} {url}")
         self.assertEqual(self.state(), self.before, "a refused request changed something")
+
+    def test_a_sibling_units_token_sees_nothing_and_changes_nothing(self):
+        cache.clear()
+        _token, sibling = token_for(self.w.K2, *Scope.values)
+        for name, method, url, data, _scope in self.api_requests():
+            with self.subTest(name=name, url=url):
+                response = self.call_api(sibling, method, url, data)
+                if name == "api:items":
+                    self.assertEqual(response.status_code, 200)
+                    self.assertEqual(response.json()["results"], [])
+                else:
+                    self.assertIn(response.status_code, (400, 403, 404), f"{method.upper()} {url}")
+                self.assertNotIn("取消民族成分确认表", response.content.decode())
+        self.assertEqual(self.state(), self.before, "a refused request changed something")
+        self.assertFalse(Problem.objects.filter(description="越权推送").exists())
+
+    def test_a_token_without_the_scope_is_refused_by_every_endpoint(self):
+        cache.clear()
+        for name, method, url, data, scope in self.api_requests():
+            # A token of the city above K1, which sees these objects, with every scope but the one needed.
+            _token, client = token_for(self.w.C1, *[other for other in Scope.values if other != scope])
+            with self.subTest(name=name, url=url):
+                self.assertEqual(self.call_api(client, method, url, data).status_code, 403, f"{method.upper()} {url}")
+        self.assertEqual(self.state(), self.before)
+        self.assertFalse(Problem.objects.filter(description="越权推送").exists())
 
     def test_a_sibling_cannot_bulk_change_items_named_in_the_body(self):
         o = self.objects

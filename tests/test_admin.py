@@ -9,7 +9,8 @@ from tests.world import build_world, make_item
 
 MODELS = ["unit", "user", "calendaroverride", "serviceitem", "campaign", "subcategory", "walksession", "problem",
           "rectificationitem", "itemevent", "closurerecord", "extensionrequest", "attachment", "notification",
-          "report", "savedfilter", "reminderlog", "ledgerexport"]
+          "report", "savedfilter", "reminderlog", "ledgerexport",
+          "apitoken", "webhookendpoint", "webhookdelivery", "externalticket"]
 MODELS += ["importbatch", "importmapping", "importkey", "activationcode"]  # ledgers/imports
 
 

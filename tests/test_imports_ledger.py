@@ -75,7 +75,7 @@ class LedgerImportTestCase(TestCase):
         self.assertEqual(ItemEvent.objects.count(), 4)
 
     def test_items_imported_as_closed_count_in_their_closure_months_figures(self):
-        from ledgers.reports import Period, compute_figures
+        from ledgers.reports.figures import Period, compute_figures
 
         job = self.job(importfiles.ledger_workbook())
         imports.commit(job, self.batch(job))

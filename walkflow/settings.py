@@ -313,3 +313,55 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
+
+# ---------------------------------------------------------------------------------------------
+# The JSON API (ledgers/api) and its webhooks
+# ---------------------------------------------------------------------------------------------
+INSTALLED_APPS += [
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files as static files of an app: nothing from a CDN
+]
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "ledgers.api.auth.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",  # signed-in browser users, with CSRF
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["ledgers.api.auth.TokenRateThrottle"],
+    "DEFAULT_PARSER_CLASSES": ["ledgers.api.auth.LimitedJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "ledgers.api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "walkflow 台账接口",
+    "DESCRIPTION": "走流程、解难题、优服务 台账系统的接口：推送问题（12345热线、好差评等），查询整改台账与统计数据。",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+# Requests per token (or signed-in user) and minute; answered with 429 and Retry-After beyond it.
+API_RATE_LIMIT = env_str("API_RATE_LIMIT", "120/min")
+# A pushed problem carries at most 9 photos of UPLOAD_MAX_BYTES, base64-encoded (4/3 larger).
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 20 * 1024 * 1024, minimum=1024)
+# The rate limit counts in Django's cache: this process's memory unless a Redis cache is given
+# (needed as soon as more than one process serves the API, or each counts on its own).
+CACHE_URL = env_str("CACHE_URL")
+if CACHE_URL and not CACHE_URL.startswith(("redis://", "rediss://")):
+    raise ImproperlyConfigured("环境变量 CACHE_URL 必须以 redis:// 开头（CACHE_URL must start with redis://）")
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+          if CACHE_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1)
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1)
+WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 60, minimum=1)
+CELERY_BEAT_SCHEDULE["deliver-webhooks"] = {
+    # The outbox sweep: new deliveries go out at once after commit; this picks up retries and any
+    # row whose first send was missed (worker down, broker down).
+    "task": "ledgers.tasks.deliver_webhooks",
+    "schedule": crontab(minute="*"),
+}
