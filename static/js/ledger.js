@@ -38,6 +38,7 @@
       var next = new URLSearchParams(params);
       names.forEach(function (name) { next.delete(name); });
       next.delete("page");
+      Array.from(next.keys()).forEach(function (name) { if (!next.get(name)) { next.delete(name); } });
       var text = next.toString();
       return window.location.pathname + (text ? "?" + text : "");
     };
