@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
-from ledgers.demo import DEMO_PASSWORD, USERS, load_demo
-from ledgers.models import Role
+from ledgers.demo import DEMO_PASSWORD, demo_usernames, load_demo
+from ledgers.models import Role, User
 
 
 class Command(BaseCommand):
@@ -14,7 +14,8 @@ class Command(BaseCommand):
                 **summary)))
         labels = dict(Role.choices)
         self.stdout.write(f"\n演示账号（密码均为 {DEMO_PASSWORD}）：")
-        for username, family, given, title, _code, roles in USERS:
-            role_names = "、".join(str(labels[role]) for role in roles)
-            self.stdout.write(f"  {username:<12} {family}{given}（{title}）  角色：{role_names}")
+        users = User.objects.filter(username__in=demo_usernames()).select_related("unit").prefetch_related("groups")
+        for user in sorted(users, key=lambda u: demo_usernames().index(u.username)):
+            role_names = "、".join(str(labels[group.name]) for group in user.groups.all() if group.name in labels)
+            self.stdout.write(f"  {user.username:<12} {user.display_name}（{user.title}，{user.unit}）  角色：{role_names}")
         self.stdout.write("\n打开 http://127.0.0.1:8000/ 登录。")
