@@ -6,6 +6,7 @@ from io import StringIO
 
 from django.contrib.auth.models import Group
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.test import TestCase
 from django.urls import reverse
 
@@ -77,3 +78,11 @@ class DemoFollowsTheDocumentTestCase(TestCase):
         self.assertIn("取水许可审批", names)
         self.assertIn("工程建设项目审批", names)  # the city-level catalogue too
         self.assertNotIn("增值税留抵退税", names)
+
+
+class EarlierDemoTestCase(TestCase):
+    def test_a_database_with_another_tree_at_the_fixture_s_paths_is_refused_untouched(self):
+        Unit.objects.create(code="430999", name="赫山区", level=Unit.Level.COUNTY, path="0001.0004.")
+        with self.assertRaisesMessage(CommandError, "make clean-db"):
+            call_command("load_demo", stdout=StringIO())
+        self.assertEqual(list(Unit.objects.values_list("code", flat=True)), ["430999"])

@@ -1,4 +1,5 @@
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
+from django.db import IntegrityError
 
 from ledgers.demo import DEMO_PASSWORD, demo_usernames, load_demo
 from ledgers.models import Role, User
@@ -8,7 +9,11 @@ class Command(BaseCommand):
     help = "载入演示数据（可重复运行，不会重复创建）。Load the demo province; safe to run again."
 
     def handle(self, *args, **options):
-        summary = load_demo()
+        try:
+            summary = load_demo()
+        except IntegrityError as error:
+            # Units of an earlier demo hold the paths the fixture gives: nothing was written.
+            raise CommandError(f"数据库中有旧版演示数据，与演示数据文件冲突，未作任何修改。请先运行 make clean-db。（{error}）") from None
         self.stdout.write(self.style.SUCCESS(
             "演示数据已就绪：{units} 个单位，{users} 个用户，{walks} 次走流程，{problems} 个问题，{items} 条整改措施".format(
                 **summary)))
