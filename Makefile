@@ -11,9 +11,10 @@ PIP := $(VENV)/bin/pip
 CHROMIUM ?= /usr/bin/chromium
 DEV_ENV := DEBUG=1
 
-.PHONY: run test bench load messages clean-db check-browser
+.PHONY: run test bench load messages clean-db test-packages
 
 $(VENV)/bin/python:
+	@$(PYTHON) -c "import ensurepip" 2>/dev/null || $(NEED) python3-venv
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
@@ -33,21 +34,26 @@ var:
 	mkdir -p var
 
 run: $(VENV)/.run-deps messages | var
+	@$(NEED) $(RUN_PACKAGES)
 	$(DEV_ENV) $(PY) manage.py migrate --noinput
 	$(DEV_ENV) $(PY) manage.py load_demo
 	$(DEV_ENV) $(PY) manage.py runserver 127.0.0.1:8000
 
-check-browser:
-	@if [ -z "$$WALKFLOW_SKIP_BROWSER" ] && [ ! -x "$(CHROMIUM)" ]; then \
-	  echo ""; \
-	  echo "make test: Chromium is not installed at $(CHROMIUM); the browser tests need it."; \
-	  echo "  Install it with:  sudo apt-get install -y chromium"; \
-	  echo "  (or run WALKFLOW_SKIP_BROWSER=1 make test to leave the browser tests out, knowingly)"; \
-	  echo ""; \
-	  exit 1; \
-	fi
+# System packages in one place (.ci/system-packages): installed when this user may (root, or sudo
+# without a password), otherwise the one command to run is printed and make stops.
+NEED := .ci/system-packages
+BROWSER_PACKAGES := chromium=$(CHROMIUM)
+# The circular and printable sheets are rendered to PDF and pictures in tests.
+DOCUMENT_PACKAGES := libreoffice-calc-nogui libreoffice-writer-nogui fonts-noto-cjk fonts-crosextra-carlito poppler-utils
+TEST_PACKAGES = $(if $(WALKFLOW_SKIP_BROWSER),,$(BROWSER_PACKAGES)) $(DOCUMENT_PACKAGES)
+# The running app prints documents through LibreOffice as the tests do.
+RUN_PACKAGES := $(DOCUMENT_PACKAGES)
+BENCH_PACKAGES := wrk
 
-test: $(VENV)/.dev-deps messages check-browser | var
+test-packages:
+	@$(NEED) $(TEST_PACKAGES)
+
+test: $(VENV)/.dev-deps messages test-packages | var
 	@if [ -n "$$WALKFLOW_SKIP_BROWSER" ]; then echo "make test: browser tests left out (WALKFLOW_SKIP_BROWSER is set)"; fi
 	$(PY) -m pytest $(if $(WALKFLOW_SKIP_BROWSER),-m "not browser",) $(PYTEST_ARGS)
 
@@ -58,6 +64,7 @@ $(VENV)/.bench-deps: requirements.txt requirements-dev.txt requirements-bench.tx
 # Benchmark on DATABASE_URL (PostgreSQL when set), else on its own SQLite file, never the demo's.
 BENCH_DB = $${DATABASE_URL:-sqlite:///$(CURDIR)/var/bench.sqlite3}
 bench: $(VENV)/.bench-deps messages | var
+	@$(NEED) $(BENCH_PACKAGES)
 	DATABASE_URL=$(BENCH_DB) $(DEV_ENV) $(PY) manage.py migrate --noinput -v0
 	DATABASE_URL=$(BENCH_DB) $(DEV_ENV) $(PY) manage.py bench $(BENCH_ARGS)
 

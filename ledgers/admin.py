@@ -323,8 +323,8 @@ class CalendarOverrideAdmin(GlobalSettingsAdmin):
 
 @admin.register(ServiceItem)
 class ServiceItemAdmin(ScopedAdmin):
-    list_display = ["name", "competent_unit", "origin", "time_limit_days", "is_active"]
-    list_filter = ["origin", "is_active"]
+    list_display = ["name", "competent_unit", "catalogue_level", "origin", "time_limit_days", "is_active"]
+    list_filter = ["origin", "catalogue_level", "is_active"]
     search_fields = ["name", "code"]
     list_select_related = ["competent_unit"]
     autocomplete_fields = ["competent_unit"]

@@ -133,7 +133,7 @@ def write_workbook(queryset, clock, target):
     categories, sources = _labels(Problem.Category.choices), _labels(Problem.Source.choices)
     kinds, statuses = _labels(RectificationItem.Kind.choices), _labels(RectificationItem.Status.choices)
     cards = {key: str(label) for key, label in CARD_LABELS.items()}
-    cards[NONE] = ""
+    cards[NONE] = None  # no card: an empty cell, not an empty string
     overdue = OverdueDays(clock)
 
     count = 0

@@ -40,6 +40,9 @@ class UnitQuerySet(models.QuerySet):
     def subtree(self, unit):
         return self.filter(path__startswith=unit.path)
 
+    def get_by_natural_key(self, code):
+        return self.get(code=code)
+
 
 class Unit(models.Model):
     class Level(models.TextChoices):
@@ -99,6 +102,9 @@ class Unit(models.Model):
 
     def contains(self, other):
         return other is not None and other.path.startswith(self.path)
+
+    def natural_key(self):
+        return (self.code,)
 
 
 class UserQuerySet(models.QuerySet):
@@ -200,7 +206,13 @@ class ServiceItemQuerySet(models.QuerySet):
             return self.none()
         path = user.unit.path
         ancestors = [path[:i] for i in range(PATH_STEP + 1, len(path) + 1, PATH_STEP + 1)]
-        return self.filter(Q(competent_unit__path__startswith=path) | Q(competent_unit__path__in=ancestors))
+        # The province's common catalogue (事项目录) is shared by every unit of the province, whichever
+        # branch keeps it: a county leader walks 取水许可审批 although the catalogue sits with a province office.
+        catalogue = ~Q(catalogue_level="") & Q(competent_unit__path__startswith=path[:PATH_STEP + 1])
+        return self.filter(Q(competent_unit__path__startswith=path) | Q(competent_unit__path__in=ancestors) | catalogue)
+
+    def get_by_natural_key(self, name, unit_code):
+        return self.get(name=name, competent_unit__code=unit_code)
 
 
 class ServiceItem(models.Model):
@@ -224,6 +236,9 @@ class ServiceItem(models.Model):
     time_limit_days = models.PositiveIntegerField(_("承诺时限（工作日）"), null=True, blank=True)
     is_active = models.BooleanField(_("启用"), default=True)
     created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
+    catalogue_level = models.CharField(
+        _("事项目录层级"), max_length=16, choices=Unit.Level.choices, blank=True,
+        help_text=_("列入全省统一事项目录、由该层级各单位办理的事项：全省各单位走流程时均可选用。"))
 
     objects = ServiceItemQuerySet.as_manager()
 
@@ -242,6 +257,11 @@ class ServiceItem(models.Model):
         labels = dict(self.Tag.choices)
         return [labels.get(tag, tag) for tag in self.tags]
 
+    def natural_key(self):
+        return (self.name, *self.competent_unit.natural_key())
+
+    natural_key.dependencies = ["ledgers.unit"]
+
 
 class CampaignQuerySet(models.QuerySet):
     def visible_to(self, user):
@@ -250,6 +270,9 @@ class CampaignQuerySet(models.QuerySet):
         path = user.unit.path
         ancestors = [path[:i] for i in range(PATH_STEP + 1, len(path) + 1, PATH_STEP + 1)]
         return self.filter(Q(unit__path__startswith=path) | Q(unit__path__in=ancestors))
+
+    def get_by_natural_key(self, name):
+        return self.get(name=name)
 
     def current(self, today=None):
         today = today or timezone.localdate()
@@ -281,6 +304,14 @@ class Campaign(models.Model):
     def __str__(self):
         return self.name
 
+    def natural_key(self):
+        return (self.name,)
+
+
+class SubCategoryManager(models.Manager):
+    def get_by_natural_key(self, category, name):
+        return self.get(category=category, name=name)
+
 
 class SubCategory(models.Model):
     """A finer, office-configurable split of a problem category (吉首: 办理流程有待优化 …)."""
@@ -290,6 +321,8 @@ class SubCategory(models.Model):
     sort_order = models.PositiveIntegerField(_("排序"), default=0)
     is_active = models.BooleanField(_("启用"), default=True)
 
+    objects = SubCategoryManager()
+
     class Meta:
         verbose_name = _("问题细分类")
         verbose_name_plural = _("问题细分类")
@@ -298,6 +331,9 @@ class SubCategory(models.Model):
 
     def __str__(self):
         return self.name
+
+    def natural_key(self):
+        return (self.category, self.name)
 
 
 # ---------------------------------------------------------------------------------------------

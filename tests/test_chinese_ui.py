@@ -32,8 +32,9 @@ class ChineseUiTestCase(TestCase):
         call_command("load_demo", stdout=StringIO())
 
     def pages(self):
-        item = RectificationItem.objects.filter(status=RectificationItem.Status.CLOSURE_REQUESTED).first()
-        walk = WalkSession.objects.first()
+        item = RectificationItem.objects.filter(status=RectificationItem.Status.CLOSURE_REQUESTED,
+                                                unit__code__startswith="4331").first()
+        walk = WalkSession.objects.filter(leader__username="lingdao").first()
         yield "lingdao", [reverse("home"), reverse("walk_new"), reverse("walk_mine"), walk.get_absolute_url(),
                           reverse("dashboard")]
         yield "duban", [reverse("home"), reverse("ledger"), reverse("ledger") + "?card=red&deadline_from=2026-13-45",

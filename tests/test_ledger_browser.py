@@ -61,6 +61,7 @@ class LedgerBrowserTests(BrowserTestCase):
 
         page.click("text=出生上户需跑两次窗口")
         page.wait_for_url(f"**/items/{late.pk}/")
+        page.click("#action-approve summary")  # the actions come first, each opening its form in place
         page.fill("#id_approve-note", "佐证材料齐全，同意销号")
         page.click("#action-approve button[type=submit]")
         page.wait_for_selector(".msg.success")
@@ -77,6 +78,7 @@ class LedgerBrowserTests(BrowserTestCase):
         item = make_item(w)
         page = self.open_as(w.carol)
         page.goto(f"{self.live_server_url}/items/{item.pk}/")
+        page.click("#action-closure summary")
         page.fill("#id_closure-evidence", "取消民族成分确认表，系统自动比对身份证信息")
         page.set_input_files("#id_closure-files", self.photo)
         page.fill("#id_closure-time_limit_before", "10")

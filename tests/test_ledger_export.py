@@ -128,3 +128,17 @@ class OverdueDaysTestCase(TestCase):
             expected = calendar.working_days_overdue(deadline, clock.today).value
             self.assertEqual(overdue("open", deadline), expected, deadline)
         self.assertEqual(overdue("closed", datetime.date(2026, 1, 1)), 0)
+
+
+class EmptyCardCellTestCase(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        cls.w = build_world()
+        cls.calm = make_item(cls.w, deadline=timezone.localdate() + datetime.timedelta(days=60))
+
+    def test_an_item_without_a_card_leaves_its_card_cell_empty(self):
+        out = io.BytesIO()
+        write_workbook(RectificationItem.objects.filter(pk=self.calm.pk), card_clock(), out)
+        row = read_back(out.getvalue())[2][0]
+        self.assertIsNone(row["红黄牌"].value)
+        self.assertEqual(row["红黄牌"].data_type, "n")  # openpyxl's type of a cell that holds nothing

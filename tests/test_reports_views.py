@@ -156,3 +156,29 @@ class WeeklyPageTestCase(TestCase):
         self.client.login(username="bob", password=PASSWORD)
         response = self.client.get(reverse("weekly_summary"), {"week": "2022-W77"})
         self.assertContains(response, "周次格式不正确", status_code=400)
+
+
+@time_machine.travel(datetime.datetime(2026, 12, 2, 10, 0, tzinfo=SH), tick=False)
+class WeeklyTabNamesItsWeekTestCase(TestCase):
+    """On Wednesday 2 December the tab opens week 48 and says so; week 49 so far is one tap away."""
+
+    @classmethod
+    def setUpTestData(cls):
+        cls.w = build_world()
+
+    def setUp(self):
+        self.client.login(username="frank", password=PASSWORD)
+
+    def test_the_tab_is_named_for_the_last_complete_week_it_opens(self):
+        response = self.client.get(reverse("weekly_summary"))
+        self.assertContains(response, "上周汇总")
+        self.assertNotContains(response, "本周汇总")
+        self.assertEqual(response.context["figures"].period.label, "2026-W48")
+        self.assertContains(response, 'aria-current="page">上周（2026年第48周，已结束）', html=False)
+        self.assertContains(response, "?week=2026-W49&amp;unit=433101")
+
+    def test_this_week_so_far_counts_up_to_today(self):
+        response = self.client.get(reverse("weekly_summary"), {"week": "2026-W49", "unit": "433101"})
+        self.assertEqual(response.context["figures"].as_of, datetime.date(2026, 12, 2))
+        self.assertContains(response, 'aria-current="page">本周至今（2026年第49周）', html=False)
+        self.assertContains(response, "本周尚未结束")

@@ -206,7 +206,13 @@ class WalkBrowserTests(BrowserTestCase):
         self.wait_status("等待网络")
         self.assertIn(self.live_server_url + "/walks/submit/", refused)
         self.assertEqual(WalkSession.objects.count(), 0)
-        self.assertIn("联网后自动提交", page.text_content("#form-error"))
+        # The queued record is in view with a calm note, not an error: nothing went wrong.
+        self.assertIn("联网后自动提交", page.text_content("#walk-notice"))
+        self.assertTrue(page.locator("#form-error").is_hidden())
+        self.assertNotIn("error", page.get_attribute("#walk-notice", "class"))
+        box = page.locator(".outbox-item.state-queued").bounding_box()
+        self.assertGreaterEqual(box["y"], 0)
+        self.assertLessEqual(box["y"] + box["height"], self.viewport["height"])
 
         # The page reopens from the service worker's cache with the record still queued.
         response = page.reload()

@@ -55,6 +55,7 @@ from ..models import (
     ServiceItem,
     SubCategory,
     Unit,
+    WalkSession,
 )
 from ..tasks import enqueue_export
 from .common import get_visible_or_404, role_required
@@ -407,6 +408,9 @@ def _item_context(request, item, bound=None):
              for action in actions]
     return {
         "item": item, "problem": problem, "walk": problem.walk, "card": clock.card(item),
+        # An owner in a department may see an item whose walk belongs to the county above: no link then.
+        "walk_visible": problem.walk_id is not None
+        and WalkSession.objects.visible_to(user).filter(pk=problem.walk_id).exists(),
         "days_overdue": clock.days_overdue(item), "events": item.events.select_related("actor"),
         "closures": closures, "extensions": extensions, "pending_closure": pending_closure,
         "pending_extension": pending_extension, "photos": photos,

@@ -170,8 +170,11 @@ def weekly_summary(request):
     except PeriodError as exc:
         error, period = str(exc), Period.last_complete(Report.Kind.WEEKLY, today)
     figures = compute_figures(scope, period, today=today)
+    # The tab opens the last complete week; this week so far is one tap away, and each is named.
+    last_week, this_week = Period.last_complete(Report.Kind.WEEKLY, today), Period.containing(Report.Kind.WEEKLY, today)
     return render(request, "ledgers/reports/weekly.html", {
         "figures": figures, "title": weekly_title(period), "error": error, "scope": scope,
+        "last_week": last_week, "this_week": this_week,
         "categories": _categories(figures),
         "units": scope_units(request.user), "previous": period.previous(),
         "next": period.next() if period.next().start <= today else None,

@@ -128,8 +128,15 @@ def walk_service_items(request):
 
 
 def _items_json(items, must=False):
-    return [{"id": item.pk, "name": item.name, "unit": item.competent_unit.name,
-             "must": bool(getattr(item, "must", must))} for item in items]
+    return [{"id": item.pk, "name": item.name, "unit": _keeper(item), "must": bool(getattr(item, "must", must))}
+            for item in items]
+
+
+def _keeper(item):
+    """Who an item belongs to, as the leader reads it: a unit, or the province's catalogue of a level."""
+    if item.catalogue_level:
+        return _("%(level)s事项目录") % {"level": item.get_catalogue_level_display()}
+    return item.competent_unit.name
 
 
 @login_required

@@ -29,4 +29,49 @@
       if (question && !window.confirm(question)) { event.preventDefault(); }
     });
   }
+  // Active filters as chips under the folded filter box: tapping one reloads the ledger without it.
+  var chips = document.getElementById("filter-chips");
+  var filterForm = document.getElementById("filter-form");
+  if (chips && filterForm) {
+    var params = new URLSearchParams(window.location.search);
+    var without = function (names) {
+      var next = new URLSearchParams(params);
+      names.forEach(function (name) { next.delete(name); });
+      next.delete("page");
+      Array.from(next.keys()).forEach(function (name) { if (!next.get(name)) { next.delete(name); } });
+      var text = next.toString();
+      return window.location.pathname + (text ? "?" + text : "");
+    };
+    var active = [];
+    Array.prototype.forEach.call(filterForm.elements, function (control) {
+      if (!control.name || control.name === "sort" || !params.get(control.name)) { return; }
+      var label = filterForm.querySelector("label[for='" + control.id + "']");
+      var name = label ? label.textContent.replace(/（.*?）/g, "").trim() : control.name;
+      var value = control.tagName === "SELECT" && control.selectedIndex >= 0
+        ? control.options[control.selectedIndex].text.trim() : control.value;
+      active.push({ name: control.name, text: name + "：" + value });
+    });
+    if (active.length) {
+      var title = document.createElement("span");
+      title.className = "muted";
+      title.textContent = chips.dataset.label;
+      chips.appendChild(title);
+      active.forEach(function (chip) {
+        var link = document.createElement("a");
+        link.className = "filter-chip";
+        link.href = without([chip.name]);
+        link.textContent = chip.text;
+        link.setAttribute("aria-label", (chips.dataset.remove || "").replace("{chip}", chip.text));
+        chips.appendChild(link);
+      });
+      if (active.length > 1) {
+        var clear = document.createElement("a");
+        clear.className = "filter-chip clear";
+        clear.href = without(active.map(function (chip) { return chip.name; }));
+        clear.textContent = chips.dataset.clear;
+        chips.appendChild(clear);
+      }
+      chips.hidden = false;
+    }
+  }
 })();

@@ -127,19 +127,31 @@
         return;
       }
     }
+    var reveal = false;
     if (sent.uuid === foreground && (outcome.kind === "offline" || outcome.kind === "login")) {
-      // Queued for later: clear the form for the next walk-through; the outbox list shows this one.
+      // Queued for later: clear the form for the next walk-through; the outbox list shows this one,
+      // brought into view with a calm note: nothing went wrong, the record waits for the network.
       foreground = null;
       if (form) await newDraft();
-      setFormError(outcome.kind === "login" ? T.loginNeeded : T.queuedOffline);
+      setNotice(outcome.kind === "login" ? T.loginNeeded : T.queuedOffline, outcome.kind);
+      reveal = true;
     }
     if (sent.uuid === foreground && (outcome.kind === "rejected" || outcome.kind === "conflict")) {
       foreground = null;
       openDraft(sent.uuid);
     }
     if (outcome.kind === "login" && !form) setFormError(T.loginNeeded);
-    renderStatus();
+    await renderStatus();
+    if (reveal && outboxPanel && !outboxPanel.hidden) outboxPanel.scrollIntoView({ block: "start" });
   });
+
+  function setNotice(message, kind) {
+    var node = document.getElementById("walk-notice");
+    if (!node) return;
+    node.textContent = message || "";
+    node.dataset.kind = kind || "";
+    node.hidden = !message;
+  }
 
   function setFormError(message) {
     var node = document.getElementById("form-error");
@@ -679,6 +691,7 @@
       }
       clearErrors();
       setFormError("");
+      setNotice("");
       foreground = draft.uuid;
       draft.dirty = true;
       await Outbox.queue(draft);
