@@ -244,16 +244,12 @@ def form_choice_fields(response):
 
 
 class AdminScopeTestCase(TestCase):
-    def assert_unchanged(self, before, message="the database changed"):
-        self.assertEqual(changes(before, snapshot()), {}, message)
-
     @classmethod
     def setUpTestData(cls):
         w = cls.w = build_world()
         cls.admin_user = make_user("chen", w.C1, Role.ADMIN, is_staff=True, last_name="陈", first_name="管")
         cls.office_user = make_user("ou", w.C1, Role.OFFICE, is_staff=True, last_name="欧", first_name="办")
         cls.superuser = make_user("root", w.P, is_staff=True, is_superuser=True)
-        cls.province_admin = make_user("sheng", w.P, Role.ADMIN, is_staff=True)
         # The row of each model inside the city (in its county 赫山区), above it and in the sibling city.
         cls.places = {"inside": w.K1, "above": w.P, "sibling": w.K3}
         cls.rows = {}
@@ -272,6 +268,9 @@ class AdminScopeTestCase(TestCase):
             figures = {**TALLY, "model fields forged": len(FORGED_FIELDS)}
             print("\nadmin scope:", json.dumps(dict(sorted(figures.items())), ensure_ascii=False))
             print("fields forged:", " ".join(sorted(f"{m}.{f}" for m, f in FORGED_FIELDS)))
+
+    def assert_unchanged(self, before, message="the database changed"):
+        self.assertEqual(changes(before, snapshot()), {}, message)
 
     # -- the oracle: where a row sits, independent of the code under test --------------------------
 
