@@ -90,6 +90,10 @@ def attachment(w, unit):
 
 TODAY = datetime.date(2026, 11, 2)
 
+# One entry per model registered in the admin. A new model, say an API token owned by a user:
+#   "ledgers.apitoken": Entry(SCOPED, place=lambda row: row.user.unit,
+#                             make=lambda w, unit: ApiToken.objects.create(user=person(unit), name="对接")),
+# READ_ONLY for rows only shown, GLOBAL for settings of the whole province, SUPERUSER for the rest.
 ENTRIES = {
     "auth.group": Entry(SUPERUSER, may_choose=lambda group, actor: actor.groups.filter(pk=group.pk).exists()),
     "axes.accessattempt": Entry(SUPERUSER),
