@@ -567,6 +567,28 @@ class AdminScopeCasesTestCase(TestCase):
         self.assertFalse(self.client.get(reverse("admin:ledgers_unit_change", args=[self.w.C1.pk]))
                          .context["has_change_permission"], "their own unit hangs from the province")
 
+    def test_they_still_manage_their_city(self):
+        province_item = ServiceItem.objects.create(name="不动产登记", competent_unit=self.w.P)
+        response = self.client.post(reverse("admin:ledgers_unit_add"), {
+            "code": "430902-101", "name": "新兴街道", "level": "township", "kind": "region", "parent": self.w.K2.pk,
+            "sort_order": 0, "is_active": "on"})
+        self.assertEqual(response.status_code, 302)
+        street = Unit.objects.get(code="430902-101")
+        self.assertTrue(street.path.startswith(self.w.K2.path))
+        response = self.client.post(reverse("admin:ledgers_user_add"), {
+            "username": "jiedao", "usable_password": "true", "password1": "Jiedao@2026x!", "password2": "Jiedao@2026x!",
+            "unit": street.pk})
+        self.assertEqual(response.status_code, 302)
+        url, data = self.change_form(User, User.objects.get(username="jiedao"))
+        self.assertEqual(self.client.post(url, {**data, "groups": [Group.objects.get(name="admin").pk]}).status_code,
+                         302)
+        self.assertEqual(list(User.objects.get(username="jiedao").groups.values_list("name", flat=True)), ["admin"])
+        response = self.client.post(reverse("admin:ledgers_campaign_add"), {
+            "name": "益阳市走流程专项行动", "unit": self.w.C1.pk, "start_date": "2026-11-01",
+            "must_walk_items": [province_item.pk], "created_at_0": "2026-11-01", "created_at_1": "09:00"})
+        self.assertEqual(response.status_code, 302)
+        self.assertEqual(list(Campaign.objects.get(name="益阳市走流程专项行动").must_walk_items.all()), [province_item])
+
     def test_a_unit_moves_inside_the_city_with_its_subtree(self):
         url, data = self.change_form(Unit, self.w.K1)
         self.assertEqual(self.client.post(url, {**data, "parent": self.w.K2.pk}).status_code, 302)
