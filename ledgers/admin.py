@@ -37,10 +37,9 @@ class ScopedFormfields:
     in a POST is refused by the form field itself, on every model, including those registered later."""
 
     def related_choices(self, request, model):
-        model_admin = self.admin_site._registry.get(model)
-        if model_admin is None:
+        if not self.admin_site.is_registered(model):
             return model._default_manager.none()  # a model without an admin has no scope to offer
-        return model_admin.get_queryset(request)
+        return self.admin_site.get_model_admin(model).get_queryset(request)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if not request.user.is_superuser:
@@ -69,7 +68,8 @@ class RoleFilter(ScopedRelatedFilter):
     """The users' filter by role, with the roles' Chinese names."""
 
     def field_choices(self, field, request, model_admin):
-        return [(group.pk, role_label(group)) for group in model_admin.related_choices(request, Group).order_by("name")]
+        groups = model_admin.related_choices(request, Group).order_by("name")
+        return [(group.pk, role_label(group)) for group in groups]
 
 
 class ScopedAdmin(ScopedFormfields, admin.ModelAdmin):

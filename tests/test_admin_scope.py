@@ -90,6 +90,10 @@ def attachment(w, unit):
 
 TODAY = datetime.date(2026, 11, 2)
 
+# One entry per model registered in the admin. A new model, say an API token owned by a user:
+#   "ledgers.apitoken": Entry(SCOPED, place=lambda row: row.user.unit,
+#                             make=lambda w, unit: ApiToken.objects.create(user=person(unit), name="对接")),
+# READ_ONLY for rows only shown, GLOBAL for settings of the whole province, SUPERUSER for the rest.
 ENTRIES = {
     "auth.group": Entry(SUPERUSER, may_choose=lambda group, actor: actor.groups.filter(pk=group.pk).exists()),
     "axes.accessattempt": Entry(SUPERUSER),
@@ -244,16 +248,12 @@ def form_choice_fields(response):
 
 
 class AdminScopeTestCase(TestCase):
-    def assert_unchanged(self, before, message="the database changed"):
-        self.assertEqual(changes(before, snapshot()), {}, message)
-
     @classmethod
     def setUpTestData(cls):
         w = cls.w = build_world()
         cls.admin_user = make_user("chen", w.C1, Role.ADMIN, is_staff=True, last_name="陈", first_name="管")
         cls.office_user = make_user("ou", w.C1, Role.OFFICE, is_staff=True, last_name="欧", first_name="办")
         cls.superuser = make_user("root", w.P, is_staff=True, is_superuser=True)
-        cls.province_admin = make_user("sheng", w.P, Role.ADMIN, is_staff=True)
         # The row of each model inside the city (in its county 赫山区), above it and in the sibling city.
         cls.places = {"inside": w.K1, "above": w.P, "sibling": w.K3}
         cls.rows = {}
@@ -272,6 +272,9 @@ class AdminScopeTestCase(TestCase):
             figures = {**TALLY, "model fields forged": len(FORGED_FIELDS)}
             print("\nadmin scope:", json.dumps(dict(sorted(figures.items())), ensure_ascii=False))
             print("fields forged:", " ".join(sorted(f"{m}.{f}" for m, f in FORGED_FIELDS)))
+
+    def assert_unchanged(self, before, message="the database changed"):
+        self.assertEqual(changes(before, snapshot()), {}, message)
 
     # -- the oracle: where a row sits, independent of the code under test --------------------------
 
@@ -563,6 +566,28 @@ class AdminScopeCasesTestCase(TestCase):
         self.assertEqual((self.w.alice.unit, Unit.objects.get(pk=self.w.K2.pk).parent), (self.w.K1, self.w.C1))
         self.assertFalse(self.client.get(reverse("admin:ledgers_unit_change", args=[self.w.C1.pk]))
                          .context["has_change_permission"], "their own unit hangs from the province")
+
+    def test_they_still_manage_their_city(self):
+        province_item = ServiceItem.objects.create(name="不动产登记", competent_unit=self.w.P)
+        response = self.client.post(reverse("admin:ledgers_unit_add"), {
+            "code": "430902-101", "name": "新兴街道", "level": "township", "kind": "region", "parent": self.w.K2.pk,
+            "sort_order": 0, "is_active": "on"})
+        self.assertEqual(response.status_code, 302)
+        street = Unit.objects.get(code="430902-101")
+        self.assertTrue(street.path.startswith(self.w.K2.path))
+        response = self.client.post(reverse("admin:ledgers_user_add"), {
+            "username": "jiedao", "usable_password": "true", "password1": "Jiedao@2026x!", "password2": "Jiedao@2026x!",
+            "unit": street.pk})
+        self.assertEqual(response.status_code, 302)
+        url, data = self.change_form(User, User.objects.get(username="jiedao"))
+        self.assertEqual(self.client.post(url, {**data, "groups": [Group.objects.get(name="admin").pk]}).status_code,
+                         302)
+        self.assertEqual(list(User.objects.get(username="jiedao").groups.values_list("name", flat=True)), ["admin"])
+        response = self.client.post(reverse("admin:ledgers_campaign_add"), {
+            "name": "益阳市走流程专项行动", "unit": self.w.C1.pk, "start_date": "2026-11-01",
+            "must_walk_items": [province_item.pk], "created_at_0": "2026-11-01", "created_at_1": "09:00"})
+        self.assertEqual(response.status_code, 302)
+        self.assertEqual(list(Campaign.objects.get(name="益阳市走流程专项行动").must_walk_items.all()), [province_item])
 
     def test_a_unit_moves_inside_the_city_with_its_subtree(self):
         url, data = self.change_form(Unit, self.w.K1)
