@@ -67,6 +67,10 @@ class LedgerImportTestCase(TestCase):
         self.assertEqual(events.count(), 4)
         self.assertTrue(all(e.data["source"] == "导入" and e.actor == self.office for e in events))
 
+        self.client.force_login(self.w.bob)  # the city's supervisor sees the imported item and its journal
+        page = self.client.get(closed.get_absolute_url())
+        self.assertContains(page, "导入：台账.xlsx，工作表“整改台账”第 4 行")
+
         again = imports.preview(self.job(path))
         self.assertEqual((len(again.created), len(again.updated), len(again.errors)), (0, 0, 0))
         job = self.job(path)

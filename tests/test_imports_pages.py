@@ -196,9 +196,17 @@ class BadFilesTestCase(TestCase):
 
     @override_settings(IMPORT_MAX_ROWS=5)
     def test_too_many_rows_are_refused_with_the_limit(self):
-        rows = importfiles.ledger_rows() * 3
-        with open(importfiles.ledger_workbook(rows), "rb") as handle:
+        # The sheet's own dimension says so: refused at upload, before any row is read.
+        with open(importfiles.ledger_workbook(importfiles.ledger_rows() * 30), "rb") as handle:
             self.assert_refused(handle.read(), "a.xlsx", "文件超过 5 行数据")
+        # Otherwise the worker stops reading at the limit: the preview fails with the same message.
+        from ledgers import imports
+
+        path = importfiles.ledger_workbook(importfiles.ledger_rows() * 3)
+        job = imports.Job(kind="ledger", actor=self.w.erin, path=path, original_name="a.xlsx", unit=self.w.K1,
+                          campaign=self.w.campaign)
+        with self.assertRaisesMessage(imports.BadFile, "文件超过 5 行数据"):
+            imports.preview(job)
 
     @override_settings(IMPORT_MAX_BYTES=1000)
     def test_the_upload_size_is_limited(self):

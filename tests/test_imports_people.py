@@ -54,6 +54,17 @@ class PeopleImportTestCase(TestCase):
         again = imports.preview(self.job(imports.Kind.UNITS, path))
         self.assertEqual((len(again.created), len(again.updated), len(again.skipped)), (0, 0, 3))
 
+    def test_a_changed_unit_row_renames_and_moves_the_unit_with_its_subtree(self):
+        w = self.w
+        path = sheet([["单位名称", "单位代码", "上级单位", "简称"],
+                      ["赫山区行政审批服务局", "430903-XZSP", "资阳区", "审批局"]])
+        plan = imports.preview(self.job(imports.Kind.UNITS, path))
+        self.assertEqual(plan.labelled(plan.updated[0][2]), {"简称": ["", "审批局"], "上级单位": ["赫山区", "资阳区"]})
+        self.run_commit(self.job(imports.Kind.UNITS, path))
+        moved = Unit.objects.get(code="430903-XZSP")
+        self.assertEqual((moved.parent, moved.short_name), (w.K2, "审批局"))
+        self.assertTrue(moved.path.startswith(w.K2.path))
+
     def test_units_outside_the_administrators_subtree_are_errors(self):
         path = sheet([["单位名称", "单位代码", "上级单位"], ["吉首市民政局", "433101-MZ", "吉首市"],
                       ["湘西州", "433100", ""]])

@@ -32,9 +32,9 @@ __all__ = ["BadFile", "Job", "Kind", "Plan", "Refused", "check_access", "commit"
            "inspect", "preview", "remember", "remembered", "run_commit", "run_preview"]
 
 
-def layouts_of(job):
+def layouts_of(job, head=None):
     """Each sheet with a header row, as headers.SheetLayout; BadFile when there is none."""
-    sheets = readers.read(job.path, job.original_name)
+    sheets = readers.read(job.path, job.original_name, head=head)
     found = [layout for layout in (headers.layout(job.kind, sheet) for sheet in sheets) if layout is not None]
     if not any(sheet.rows for sheet in sheets):
         raise BadFile(_("文件中没有任何数据。"))
@@ -54,7 +54,7 @@ def remembered(job):
 def inspect(job):
     """(layouts, mapping offered on the mapping screen: remembered choices first, then synonyms)."""
     check_access(job.kind, job.actor, job.unit)
-    found = layouts_of(job)
+    found = layouts_of(job, head=headers.SCAN_ROWS + 2)  # the header rows only: the worker reads the rest
     return found, headers.remembered_first(job.kind, found, remembered(job))
 
 

@@ -54,7 +54,7 @@ def issue(users, batch, now=None):
 def hand_out(batch):
     """[(user, code, expires_at)] of the batch's codes not yet handed out; afterwards none can be
     derived again. Empty when they were handed out already."""
-    rows = list(ActivationCode.objects.select_for_update().filter(batch=batch).exclude(salt="")
+    rows = list(ActivationCode.objects.select_for_update(of=("self",)).filter(batch=batch).exclude(salt="")
                 .select_related("user", "user__unit").order_by("user__unit__path", "user__username"))
     ActivationCode.objects.filter(pk__in=[row.pk for row in rows]).update(salt="")
     return [(row.user, _code(row.salt), row.expires_at) for row in rows]

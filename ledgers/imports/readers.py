@@ -25,6 +25,7 @@ ZIP_MAGIC = b"PK\x03\x04"
 # A 20,000-row ledger unpacks to about 15 MB of XML; more than this is a zip bomb, not a ledger.
 MAX_UNPACKED_BYTES = 400 * 1024 * 1024
 SUFFIXES = (".xlsx", ".xlsm", ".csv")
+SCAN_ALLOWANCE = 100  # title, header and blank rows a sheet may hold beyond the data rows
 
 
 class BadFile(Refused):
@@ -41,26 +42,27 @@ def max_rows():
     return getattr(settings, "IMPORT_MAX_ROWS", 50000)
 
 
-def read(path, original_name=""):
-    """All sheets of the file at `path` as `Sheet`s; BadFile when it cannot be read."""
+def read(path, original_name="", head=None):
+    """All sheets of the file at `path` as `Sheet`s; BadFile when it cannot be read. With `head`,
+    only the first `head` rows of each sheet: enough to find the header rows, at upload time."""
     with open(path, "rb") as handle:
-        head = handle.read(8)
-    if not head:
+        magic = handle.read(8)
+    if not magic:
         raise BadFile(_("文件是空的，没有任何内容。"))
     name = original_name.lower()
-    if head.startswith(OLE_MAGIC):
+    if magic.startswith(OLE_MAGIC):
         raise BadFile(_("文件设有打开密码，或是旧版 .xls 格式：请在 Excel 或 WPS 中取消密码，"
                         "另存为 .xlsx 后再导入。"))
-    if head.startswith(ZIP_MAGIC):
-        return _read_workbook(path)
+    if magic.startswith(ZIP_MAGIC):
+        return _read_workbook(path, head)
     if name.endswith((".xlsx", ".xlsm")):
         raise BadFile(_("文件扩展名是 .xlsx，但内容不是 Excel 工作簿：文件可能已损坏。"))
     if name.endswith(".csv") or not name:
-        return [_read_csv(path)]
+        return [_read_csv(path, head)]
     raise BadFile(_("不是可以导入的表格文件：请上传 .xlsx、.xlsm 或 .csv 文件。"))
 
 
-def _read_workbook(path):
+def _read_workbook(path, head=None):
     from openpyxl import load_workbook
 
     try:
@@ -83,9 +85,11 @@ def _read_workbook(path):
         for worksheet in workbook.worksheets:
             if not hasattr(worksheet, "iter_rows"):
                 continue  # a chart sheet
+            if (worksheet.max_row or 0) > max_rows() + SCAN_ALLOWANCE:  # what the sheet says of itself
+                raise BadFile(_("文件超过 %(limit)s 行数据，请拆分后分批导入。") % {"limit": max_rows()})
             # Some programs write a wrong <dimension>; read-only mode would trust it and stop early.
             worksheet.reset_dimensions()
-            rows = _sheet_rows(worksheet, budget)
+            rows = _sheet_rows(worksheet, budget, head)
             budget -= len(rows)
             sheets.append(Sheet(worksheet.title, rows))
     except BadFile:
@@ -97,7 +101,7 @@ def _read_workbook(path):
     return sheets
 
 
-def _sheet_rows(worksheet, budget):
+def _sheet_rows(worksheet, budget, head=None):
     rows = []
     # No max_col: openpyxl would pad every row to it; rows keep their own length, cut at MAX_COLUMNS.
     for number, cells in enumerate(worksheet.iter_rows(values_only=True), start=1):
@@ -107,6 +111,8 @@ def _sheet_rows(worksheet, budget):
         if len(rows) >= budget:
             raise BadFile(_("文件超过 %(limit)s 行数据，请拆分后分批导入。") % {"limit": max_rows()})
         rows.append((number, values))
+        if head is not None and len(rows) >= head:
+            break
     return rows
 
 
@@ -144,7 +150,7 @@ def _decode(data):
     raise BadFile(_("无法识别 CSV 文件的编码：请在 Excel 中另存为“CSV UTF-8（逗号分隔）”后再导入。"))
 
 
-def _read_csv(path):
+def _read_csv(path, head=None):
     with open(path, "rb") as handle:
         data = handle.read()
     try:
@@ -166,6 +172,8 @@ def _read_csv(path):
             if len(rows) >= limit:
                 raise BadFile(_("文件超过 %(limit)s 行数据，请拆分后分批导入。") % {"limit": limit})
             rows.append((number, values))
+            if head is not None and len(rows) >= head:
+                break
     except csv.Error:
         raise BadFile(_("CSV 文件格式有误（引号不成对），无法读取。")) from None
     if not rows:
