@@ -3,7 +3,10 @@
 import base64
 import datetime
 import json
+import os
+import uuid
 
+import pytest
 from django.core.management import call_command
 from django.test import TestCase, override_settings
 from django.urls import reverse
@@ -13,6 +16,7 @@ from ledgers.api.models import ApiToken, Scope, hash_secret
 from ledgers.models import Attachment, ClosureRecord, ItemEvent, Problem, RectificationItem, Role
 from ledgers.roles import grant
 from tests.api_helpers import FreshRateLimit, token_for
+from tests.test_settings import PRODUCTION, run_manage
 from tests.world import build_world, make_item, make_problem
 from ledgers.bench import _jpeg
 
@@ -345,3 +349,37 @@ class FiguresApiTestCase(FreshRateLimit, TestCase):
         self.assertEqual(week.json()["period"]["kind"], "weekly")
         self.assertEqual(api.get("/api/v1/figures/", {"period": "2026-13"}).status_code, 400)
         self.assertEqual(api.get("/api/v1/figures/", {"unit": self.w.K3.code, "period": label}).status_code, 404)
+
+
+@pytest.mark.parametrize("name,value", [("API_RATE_LIMIT", "lots"), ("CACHE_URL", "memcached://x"),
+                                        ("WEBHOOK_TIMEOUT_SECONDS", "0")])
+def test_the_api_settings_are_parsed_strictly(name, value):
+    result = run_manage({**PRODUCTION, name: value}, "check")
+    assert result.returncode != 0
+    assert name in result.stderr
+
+
+@pytest.mark.redis
+class RedisRateLimitTestCase(TestCase):
+    """With CACHE_URL on Redis the counter lives there, shared by every process serving the API."""
+
+    @classmethod
+    def setUpTestData(cls):
+        cls.w = build_world()
+
+    def test_the_counter_is_kept_in_redis(self):
+        url = os.environ.get("REDIS_URL")
+        if not url:
+            self.skipTest("未设置 REDIS_URL：Redis 限流测试需要 Redis（CI 中设置并运行）")
+        import redis
+
+        prefix = f"walkflow-test-{uuid.uuid4().hex}"
+        redis_cache = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url,
+                                   "KEY_PREFIX": prefix}}
+        with override_settings(CACHES=redis_cache, API_RATE_LIMIT="2/min"):
+            _token, api = token_for(self.w.K1, Scope.ITEMS_READ)
+            self.assertEqual([api.get(ITEMS).status_code for _ in range(3)], [200, 200, 429])
+            server = redis.Redis.from_url(url)
+            keys = server.keys(f"{prefix}:*")
+            self.assertEqual(len(keys), 1, "one counter, in Redis")
+            server.delete(*keys)

@@ -6,6 +6,7 @@ message naming the variable, instead of running with a silently wrong configurat
 
 import datetime
 import os
+import re
 from pathlib import Path
 
 from celery.schedules import crontab
@@ -347,6 +348,8 @@ SPECTACULAR_SETTINGS = {
 }
 # Requests per token (or signed-in user) and minute; answered with 429 and Retry-After beyond it.
 API_RATE_LIMIT = env_str("API_RATE_LIMIT", "120/min")
+if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", API_RATE_LIMIT):
+    raise ImproperlyConfigured(f"环境变量 API_RATE_LIMIT={API_RATE_LIMIT!r} 应形如 120/min（API_RATE_LIMIT must look like 120/min）")
 # A pushed problem carries at most 9 photos of UPLOAD_MAX_BYTES, base64-encoded (4/3 larger).
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 20 * 1024 * 1024, minimum=1024)
 # The rate limit counts in Django's cache: this process's memory unless a Redis cache is given

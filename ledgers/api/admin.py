@@ -103,8 +103,7 @@ class WebhookEndpointAdmin(UnitChoicesInScope, ScopedAdmin):
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(ReadOnlyAdmin):
-    list_display = ["delivery_id", "endpoint", "event", "status", "attempts", "last_status_code", "last_error",
-                    "next_attempt_at", "delivered_at"]
+    list_display = ["event", "endpoint", "status", "attempts", "last_status_code", "last_error", "next_attempt_at"]
     list_filter = ["status", "event"]
     search_fields = ["delivery_id", "endpoint__name"]
     list_select_related = ["endpoint"]

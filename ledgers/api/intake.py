@@ -18,7 +18,6 @@ import json
 from django.core.files.base import ContentFile
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -132,7 +131,7 @@ def _resolve(user, data, today, now):
 def _service_item(user, unit, wanted):
     if not wanted:
         return None
-    by_code = (ServiceItem.objects.visible_to(user).filter(Q(code=wanted), is_active=True)
+    by_code = (ServiceItem.objects.visible_to(user).filter(code=wanted, is_active=True)
                .order_by("-competent_unit__depth").first())
     return by_code or _service_item_named(user, unit, wanted)
 

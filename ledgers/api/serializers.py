@@ -118,16 +118,23 @@ class ProgressInSerializer(VersionedSerializer):
     note = serializers.CharField(max_length=5000, label=_("整改进展"))
 
 
+def figure(name):
+    """An optional before/after figure of a closure (时限、材料、环节、跑动次数)."""
+    return serializers.IntegerField(required=False, min_value=0, max_value=100000,
+                                    label=ClosureRecord._meta.get_field(name).verbose_name)
+
+
 class ClosureInSerializer(VersionedSerializer):
     evidence = serializers.CharField(max_length=10000, label=_("整改情况及佐证说明"))
     files = FileInSerializer(many=True, required=False, max_length=9, label=_("佐证材料"))
-
-
-for _name in ClosureRecord.FIGURES:
-    for _side in ("before", "after"):
-        ClosureInSerializer._declared_fields[f"{_name}_{_side}"] = serializers.IntegerField(
-            required=False, min_value=0, max_value=100000,
-            label=ClosureRecord._meta.get_field(f"{_name}_{_side}").verbose_name)
+    time_limit_before = figure("time_limit_before")
+    time_limit_after = figure("time_limit_after")
+    materials_before = figure("materials_before")
+    materials_after = figure("materials_after")
+    steps_before = figure("steps_before")
+    steps_after = figure("steps_after")
+    trips_before = figure("trips_before")
+    trips_after = figure("trips_after")
 
 
 class ApproveInSerializer(VersionedSerializer):
