@@ -265,3 +265,6 @@ class LedgerExportAdmin(ReadOnlyAdmin):
     list_display = ["requested_by", "requested_at", "status", "rows", "finished_at"]
     list_filter = ["status"]
     list_select_related = ["requested_by"]
+
+
+from .reports import admin as reports_admin  # noqa: E402, F401  (the circular's models)

@@ -918,3 +918,7 @@ class LedgerExport(models.Model):
 
     def __str__(self):
         return f"{self.requested_by} · {timezone.localtime(self.requested_at):%Y-%m-%d %H:%M}"
+
+
+# The circular as a document (letterhead, draft, issued versions, journal): ledgers/reports/models.py.
+from .reports.models import CircularDraft, CircularEvent, CircularSettings, IssuedCircular  # noqa: E402, F401

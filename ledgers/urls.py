@@ -1,3 +1,4 @@
-from .views import core, ledger, reports, walks
+from .views import circulars, core, ledger, reports, walks
 
-urlpatterns = [*core.urlpatterns, *walks.urlpatterns, *ledger.urlpatterns, *reports.urlpatterns]
+urlpatterns = [*core.urlpatterns, *walks.urlpatterns, *ledger.urlpatterns, *reports.urlpatterns,
+               *circulars.urlpatterns]

@@ -10,6 +10,7 @@ from tests.world import build_world, make_item
 MODELS = ["unit", "user", "calendaroverride", "serviceitem", "campaign", "subcategory", "walksession", "problem",
           "rectificationitem", "itemevent", "closurerecord", "extensionrequest", "attachment", "notification",
           "report", "savedfilter", "reminderlog", "ledgerexport"]
+MODELS += ["circularsettings", "circulardraft", "issuedcircular", "circularevent"]  # ledgers/reports/models.py
 
 
 class AdminTestCase(TestCase):

@@ -10,7 +10,7 @@ from django.test import TestCase
 from docx import Document
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml.ns import qn
-from docx.shared import Mm, Pt
+from docx.shared import Pt
 from openpyxl import load_workbook
 
 from ledgers.models import Problem, RectificationItem, Report, ServiceItem

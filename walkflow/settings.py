@@ -308,3 +308,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
+
+# LibreOffice for PDF downloads of circulars; found on PATH (soffice) when not set.
+SOFFICE = env_str("SOFFICE", "")
