@@ -165,6 +165,9 @@ class LedgerExportPrintTestCase(PrintChecks, TestCase):
     def test_the_ledger_prints_one_page_wide_on_a3_with_its_header_repeated(self):
         out = io.BytesIO()
         write_workbook(RectificationItem.objects.order_by("pk"), card_clock(), out)
+        if os.environ.get("WALKFLOW_KEEP_PRINT"):
+            with open(os.environ["WALKFLOW_KEEP_PRINT"] + ".ledger.xlsx", "wb") as handle:
+                handle.write(out.getvalue())
         book = load_workbook(io.BytesIO(out.getvalue()))
         self.assertEqual(book.active.print_title_rows, "$1:$1")
         self.assert_prints(book, paper=8)

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from ledgers.bench import Bench, child as run_child
 
 STEPS = ["ledger", "admin", "export", "iie", "circular", "walk", "dashboard"]
+STEPS += ["circular_docx"]  # the circular as a document (ledgers/reports/document.py)
 
 
 class Command(BaseCommand):
