@@ -11,7 +11,7 @@ PIP := $(VENV)/bin/pip
 CHROMIUM ?= /usr/bin/chromium
 DEV_ENV := DEBUG=1
 
-.PHONY: run test bench load messages clean-db check-browser
+.PHONY: run test bench load messages clean-db check-browser check-office
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,7 +47,23 @@ check-browser:
 	  exit 1; \
 	fi
 
-test: $(VENV)/.dev-deps messages check-browser | var
+# The circular's PDF download converts through LibreOffice; its test needs soffice and the fonts the
+# pictures in README were made with (Calibri's metrics for the sheets, CJK glyphs for everything).
+check-office:
+	@if ! command -v soffice >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get install -y --no-install-recommends libreoffice-writer-nogui libreoffice-calc-nogui \
+	      fonts-noto-cjk fonts-crosextra-carlito; \
+	  else \
+	    echo ""; \
+	    echo "make test: LibreOffice (soffice) is not installed; the PDF test needs it."; \
+	    echo "  Install it with:  sudo apt-get install -y libreoffice-writer-nogui libreoffice-calc-nogui fonts-noto-cjk fonts-crosextra-carlito"; \
+	    echo ""; \
+	    exit 1; \
+	  fi; \
+	fi
+
+test: $(VENV)/.dev-deps messages check-browser check-office | var
 	@if [ -n "$$WALKFLOW_SKIP_BROWSER" ]; then echo "make test: browser tests left out (WALKFLOW_SKIP_BROWSER is set)"; fi
 	$(PY) -m pytest $(if $(WALKFLOW_SKIP_BROWSER),-m "not browser",) $(PYTEST_ARGS)
 
