@@ -18,7 +18,7 @@ from openpyxl.utils import get_column_letter
 
 from .cards import CARD_LABELS, NONE, RED, YELLOW
 from .models import ClosureRecord, ItemEvent, Problem, RectificationItem
-from .print_layout import PrintRows, row_height, text_lines, written
+from .print_layout import PrintRows, row_height, text_lines
 from .xlsx import FastRows, Styled, style
 
 CHUNK = 2000
@@ -87,9 +87,9 @@ def columns():
 EXPORT_FONT_PT = 11  # no font is set on the cells: the workbook's default, Calibri 11
 
 
-def set_up_a3_print(sheet, widths, headers):
-    """One page wide on A3 landscape, the header row repeated on every page and tall enough for
-    its wrapped labels. Set before the first row is written, as write-only sheets require."""
+def set_up_a3_print(sheet):
+    """One page wide on A3 landscape with the header row repeated on every page. Set before the
+    first row is written, as write-only sheets require."""
     from openpyxl.worksheet.page import PageMargins
     from openpyxl.worksheet.properties import PageSetupProperties
     from openpyxl.worksheet.worksheet import Worksheet
@@ -102,8 +102,6 @@ def set_up_a3_print(sheet, widths, headers):
     sheet.page_margins = PageMargins(left=0.4, right=0.4, top=0.6, bottom=0.6, header=0.3, footer=0.3)
     sheet.print_title_rows = "1:1"
     sheet.oddFooter.center.text = "第 &P 页，共 &N 页"
-    lines = max(text_lines(header, width, EXPORT_FONT_PT) for header, width in zip(headers, widths))
-    sheet.row_dimensions[1].height = row_height(lines, EXPORT_FONT_PT)
 
 
 def export_rows(queryset):
@@ -149,17 +147,17 @@ def write_workbook(queryset, clock, target):
         sheet.column_dimensions[get_column_letter(index)].width = width
     sheet.freeze_panes = "A2"
     widths = [width for _header, width in spec]
-    set_up_a3_print(sheet, widths, [title for title, _width in spec])
+    set_up_a3_print(sheet)
     rows = FastRows(sheet)
     header = rows.style_id(style(sheet, font=Font(bold=True, size=EXPORT_FONT_PT),
                                  fill=PatternFill("solid", fgColor="EEF1F5"),
                                  alignment=Alignment(vertical="center", wrap_text=True)))
     day = rows.style_id(style(sheet, number_format="yyyy-mm-dd"))
     moment = rows.style_id(style(sheet, number_format="yyyy-mm-dd hh:mm"))
-    rows.append([Styled(title, header) for title, _width in spec])
-    written(sheet, 1)
+    header_lines = max(text_lines(title, width, EXPORT_FONT_PT) for title, width in spec)
+    rows.append([Styled(title, header) for title, _width in spec], height=row_height(header_lines, EXPORT_FONT_PT))
     rows = PrintRows(rows, widths, rows.style_id(style(sheet, alignment=Alignment(vertical="top", wrap_text=True))),
-                     next_row=2, font_size=EXPORT_FONT_PT)
+                     font_size=EXPORT_FONT_PT)
 
     categories, sources = _labels(Problem.Category.choices), _labels(Problem.Source.choices)
     kinds, statuses = _labels(RectificationItem.Kind.choices), _labels(RectificationItem.Status.choices)

@@ -60,27 +60,16 @@ def row_height(lines, font_size=10):
     return round(lines * font_size * LINE_FACTOR + 3, 1)
 
 
-def set_height(sheet, row_number, height):
-    """Give a write-only row its height; FastRows writes it with the row (the entry is dropped
-    after the row is written by `written`, so 100,000 rows do not keep 100,000 dimension objects)."""
-    sheet.row_dimensions[row_number].height = height
-
-
-def written(sheet, row_number):
-    sheet.row_dimensions.pop(row_number, None)
-
-
 class PrintRows:
     """Wraps a `FastRows`: plain text cells get the wrapping style and each row the height its
-    wrapped text needs, set before the row is written (all a write-only sheet allows)."""
+    wrapped text needs."""
 
-    def __init__(self, rows, widths, wrap_style, *, next_row, font_size=11, min_height=15):
+    def __init__(self, rows, widths, wrap_style, *, font_size=11, min_height=15):
         self.rows = rows
         self.widths = widths
         self.wrap_style = wrap_style
         self.font_size = font_size
         self.min_height = min_height
-        self.next_row = next_row
 
     def append(self, values):
         from .xlsx import Styled
@@ -93,10 +82,5 @@ class PrintRows:
                 value = Styled(value, self.wrap_style)
             cells.append(value)
         cells.extend(values[len(cells):])
-        sheet, number = self.rows.sheet, self.next_row
         height = row_height(lines, self.font_size)
-        if height > self.min_height:
-            set_height(sheet, number, height)
-        self.rows.append(cells)
-        written(sheet, number)
-        self.next_row += 1
+        self.rows.append(cells, height=height if height > self.min_height else None)

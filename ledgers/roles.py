@@ -9,6 +9,8 @@ ADMIN_MODELS = ["unit", "user", "calendaroverride", "serviceitem", "campaign", "
                 "problem", "rectificationitem", "itemevent", "closurerecord", "extensionrequest", "attachment",
                 "notification", "report", "savedfilter", "reminderlog", "ledgerexport"]
 OFFICE_MODELS = ["serviceitem", "campaign", "subcategory", "calendaroverride"]
+# The circular's letterhead, drafts, issued versions and journal (ledgers/reports/models.py).
+ADMIN_MODELS += ["circularsettings", "circulardraft", "issuedcircular", "circularevent"]
 
 
 def ensure_groups():

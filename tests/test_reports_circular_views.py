@@ -219,3 +219,27 @@ class CommandFormatTestCase(TestCase):
     def test_a_document_needs_out(self):
         with self.assertRaisesRegex(CommandError, "--out"):
             call_command("circular", "--month", "2022-05", "--format", "docx", stdout=io.StringIO())
+
+
+class CircularSettingsAdminTestCase(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        from ledgers.roles import grant
+
+        cls.w = build_world()
+        cls.w.bob.is_staff = True  # 益阳市's administrator
+        cls.w.bob.save()
+        grant(cls.w.bob, Role.ADMIN)
+
+    def test_a_unit_administrator_sets_the_letterhead_of_their_subtree_only(self):
+        self.client.force_login(self.w.bob)
+        url = reverse("admin:ledgers_circularsettings_add")
+        form = self.client.get(url)
+        self.assertContains(form, "赫山区")
+        self.assertNotContains(form, "湘西州")
+        refused = self.client.post(url, {"unit": self.w.C2.pk, "mark": "越权"})
+        self.assertEqual(refused.status_code, 200)  # the form again, with the error
+        self.assertFalse(CircularSettings.objects.exists())
+        self.client.post(url, {"unit": self.w.C1.pk, "mark": "益阳市优化营商环境办公室"})
+        settings = CircularSettings.objects.get()
+        self.assertEqual((settings.unit, settings.updated_by), (self.w.C1, self.w.bob))

@@ -25,9 +25,9 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt, RGBColor
 
-from ..models import Problem
+from ..models import Problem, Report
 from .figures import WorkdayIndex, chinese_date, earliest_overdue_deadline, overdue_items, period_closures
-from .narrative import percent, rank_groups
+from .narrative import percent, rank_groups, this_period
 
 TITLE_FONT = "方正小标宋简体"
 BODY_FONT = "仿宋_GB2312"
@@ -290,11 +290,11 @@ def _red_rule(paragraph):
 
 def _attachments(content):
     figures = content.figures
-    this = _("本月") if content.previous is not None else _("本周")
+    this = this_period(content.kind)
     attachments = [(_("各单位销号率排名"), lambda document: _ranking_table(document, figures)),
                    (_("逾期未销号整改措施清单"), lambda document: _overdue_table(document, figures)),
                    (_("%(this)s新发现问题分类统计") % {"this": this}, lambda document: _problems_table(document, figures))]
-    if content.previous is not None:
+    if content.kind == Report.Kind.MONTHLY:
         attachments.append((_("整改销号成效清单"), lambda document: _closures_table(document, figures)))
     return attachments
 

@@ -33,7 +33,7 @@ from .figures import (
     period_closures,
 )
 from ..workdays import WorkCalendar
-from ..print_layout import MARGIN_INCHES, max_total_width, row_height, set_height, text_lines, written
+from ..print_layout import MARGIN_INCHES, max_total_width, row_height, text_lines
 from ..xlsx import FastRows, Styled, display_width, style
 
 CAMPAIGN = "走流程、解难题、优服务"
@@ -138,10 +138,7 @@ class Sheet:
 
     def append(self, cells, height=None):
         self.row_number += 1
-        if height:
-            set_height(self.ws, self.row_number, height)
-        self.rows.append(cells)
-        written(self.ws, self.row_number)
+        self.rows.append(cells, height=height)
 
     def merged_line(self, text, style, font_size=BODY_PT, min_height=None):
         row = self.row_number + 1
@@ -224,23 +221,23 @@ def _scope_line(figures):
 # its own that repeats the unit column.
 # ---------------------------------------------------------------------------------------------
 
-# (sheet name, [(column label, kind, width, value of a UnitFigures row)]): the circular's numbers
+# (key, sheet name, [(column label, kind, width, value of a UnitFigures row)]): the circular's numbers
 # per unit. The document (ledgers/reports/document.py) quotes the same values.
 TOPICS = [
-    (_lazy("工作开展"), [
+    ("activity", _lazy("工作开展"), [
         (_lazy("走流程（次）"), "int", 9, lambda r: r.walks),
         (_lazy("参与领导（人次）"), "int", 10, lambda r: r.leader_times),
         (_lazy("其中一把手（次）"), "int", 10, lambda r: r.top_leaders),
         (_lazy("走流程事项（个）"), "int", 10, lambda r: r.service_items),
         (None, "int", 12, lambda r: r.must_walk_covered),  # 必走事项覆盖（共N个）: labelled per circular
     ]),
-    (_lazy("问题发现"), [
+    ("problems", _lazy("问题发现"), [
         (_lazy("发现问题合计（个）"), "int", 10, lambda r: r.problems),
         *[(label, "int", 10, lambda r, c=value: r.by_category.get(c, 0))
           for value, label in Problem.Category.choices],
         (_lazy("立行立改（个）"), "int", 10, lambda r: r.on_spot),
     ]),
-    (_lazy("整改销号"), [
+    ("closure", _lazy("整改销号"), [
         (_lazy("本期新增整改措施（条）"), "int", 10, lambda r: r.items_created),
         (_lazy("本期销号（条）"), "int", 9, lambda r: r.closed),
         (_lazy("累计整改措施（条）"), "int", 10, lambda r: r.items_total),
@@ -250,9 +247,9 @@ TOPICS = [
         (_lazy("黄牌（临期）"), "int", 8, lambda r: r.yellow),
         (_lazy("销号率"), "pct", 9, lambda r: r.closure_rate),
         (_lazy("平均销号用时（工作日）"), "dec", 11, lambda r: r.avg_close_days),
-        (_lazy("销号率排名"), "center", 8, lambda r: r.rank if r.rank is not None else "—"),
+        (_lazy("销号率排名"), "center", 8, lambda r: "" if r.unit is None else "—" if r.rank is None else r.rank),
     ]),
-    (_lazy("整改成效"), [
+    ("effects", _lazy("整改成效"), [
         (_lazy("本期审核销号（项）"), "int", 10, lambda r: r.closures),
         (_lazy("压减办理时限（工作日）"), "int", 12, lambda r: r.time_limit_saved),
         (_lazy("时限压缩率"), "pct", 10, lambda r: r.time_limit_rate),
@@ -263,10 +260,10 @@ TOPICS = [
 ]
 
 NOTES = {
-    "工作开展": _lazy("注：参与领导（人次）为走流程领导人次与同行人员之和；必走事项覆盖为截至统计截止日累计走过的必走事项数。"),
-    "整改销号": _lazy("注：1. 未销号、红牌、黄牌、销号率均为截至统计截止日的情况；销号率＝累计销号数÷累计列入台账的整改措施数。"
+    "activity": _lazy("注：参与领导（人次）为走流程领导人次与同行人员之和；必走事项覆盖为截至统计截止日累计走过的必走事项数。"),
+    "closure": _lazy("注：1. 未销号、红牌、黄牌、销号率均为截至统计截止日的情况；销号率＝累计销号数÷累计列入台账的整改措施数。"
                   "2. 平均销号用时为本期销号的整改措施自立项日期至销号日期的工作日数平均值。"),
-    "整改成效": _lazy("注：整改成效为本期审核通过的销号记录中填报了整改前后数据的合计。"),
+    "effects": _lazy("注：整改成效为本期审核通过的销号记录中填报了整改前后数据的合计。"),
 }
 
 
@@ -293,21 +290,17 @@ def write_unit_table(workbook, styles, figures, name, title, columns, values_of,
 
 def write_topics(workbook, styles, figures, title):
     sheets = []
-    for name, spec in TOPICS:
+    for key, name, spec in TOPICS:
         columns = [Column(str(label) if label is not None else _("必走事项覆盖（共%(n)d个）") % {
             "n": figures.must_walk_total}, kind, width) for label, kind, width, _value in spec]
-
-        def values_of(row, spec=spec):
-            values = [value(row) for _label, _kind, _width, value in spec]
-            return values[:-1] + [""] if row.unit is None and spec[-1][1] == "center" else values
-
-        sheet = write_unit_table(workbook, styles, figures, str(name), title, columns, values_of,
-                                 note=NOTES.get(str(name)))
-        if str(name) == "整改销号":
+        sheet = write_unit_table(workbook, styles, figures, str(name), title, columns,
+                                 lambda row, spec=spec: [value(row) for _label, _kind, _width, value in spec],
+                                 note=NOTES.get(key))
+        if key == "closure":
             sheet.blank()
             _write_ranking(sheet, figures)
         sheets.append(sheet)
-        if str(name) == "问题发现":
+        if key == "problems":
             sheets += write_subcategories(workbook, styles, figures, title)
     return sheets
 
