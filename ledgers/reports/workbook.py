@@ -374,7 +374,7 @@ def write_overdue(workbook, styles, figures, calendar):
 
 
 def write_new_problems(workbook, styles, figures, name):
-    columns = [Column(_("序号"), "center", 6), Column(_("发现单位"), "text", 12), Column(_("发现时间"), "datetime", 16),
+    columns = [Column(_("序号"), "center", 6), Column(_("发现单位"), "text", 12), Column(_("发现时间"), "datetime", 18),
                Column(_("问题来源"), "center", 10), Column(_("问题类别"), "center", 12), Column(_("细分类"), "text", 14),
                Column(_("问题描述"), "text", 42), Column(_("处理方式"), "center", 10), Column(_("责任单位"), "text", 14),
                Column(_("整改状态"), "center", 10)]
