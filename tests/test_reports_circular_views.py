@@ -243,3 +243,33 @@ class CircularSettingsAdminTestCase(TestCase):
         self.client.post(url, {"unit": self.w.C1.pk, "mark": "益阳市优化营商环境办公室"})
         settings = CircularSettings.objects.get()
         self.assertEqual((settings.unit, settings.updated_by), (self.w.C1, self.w.bob))
+
+
+class PdfConversionTestCase(TestCase):
+    def test_a_conversion_that_hangs_is_killed_and_answered_in_chinese(self):
+        import os
+        import time
+
+        from ledgers.reports.pdf import PdfUnavailable, to_pdf
+
+        with tempfile.TemporaryDirectory() as folder:
+            fake = Path(folder) / "soffice"
+            fake.write_text("#!/bin/sh\nsleep 30\n")
+            os.chmod(fake, 0o755)
+            with override_settings(SOFFICE=str(fake)):
+                started = time.monotonic()
+                with self.assertRaisesRegex(PdfUnavailable, "超时"):
+                    to_pdf(b"PK", "docx", timeout=1)
+            self.assertLess(time.monotonic() - started, 10)
+
+    def test_a_failed_conversion_says_so(self):
+        import os
+
+        from ledgers.reports.pdf import PdfUnavailable, to_pdf
+
+        with tempfile.TemporaryDirectory() as folder:
+            fake = Path(folder) / "soffice"
+            fake.write_text("#!/bin/sh\necho 'source file could not be loaded' >&2\nexit 1\n")
+            os.chmod(fake, 0o755)
+            with override_settings(SOFFICE=str(fake)), self.assertRaisesRegex(PdfUnavailable, "PDF 转换失败"):
+                to_pdf(b"PK", "docx")

@@ -265,3 +265,19 @@ class DocumentTestCase(TestCase):
         edited = draft(content, {"next_steps": "（一）抓好整改。\n持续推进。", "opening": "  ", "figures": "x"})
         self.assertEqual([p.text for p in edited.sections[3].paragraphs], ["（一）抓好整改。", "持续推进。"])
         self.assertTrue(edited.opening.text.startswith("为深入推进"))  # blank: the default
+
+
+class EmptyMonthTestCase(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        cls.w = build_world()
+
+    def test_a_month_with_nothing_recorded_still_makes_a_sensible_document(self):
+        content = gather(Report.Kind.MONTHLY, self.w.K2, MAY, today=JUNE_1)
+        document = Document(io.BytesIO(build_document(content, draft(content), Letterhead())))
+        text = "\n".join(p.text for p in document.paragraphs)
+        self.assertIn("共开展走流程0次", text)
+        self.assertIn("本月无审核通过的销号事项。", text)
+        self.assertNotIn("None", text)
+        self.assertNotIn("销号率上升", text)
+        self.assertEqual(len(document.tables), 4)
