@@ -487,3 +487,4 @@ class LedgerExportAdmin(ReadOnlyAdmin):
 
 from .imports import admin as _imports_admin  # noqa: E402,F401  (registers the import records)
 from .api import admin as _api_admin  # noqa: E402, F401  tokens and webhooks register their admins
+from .reports import admin as reports_admin  # noqa: E402, F401  (the circular's models)

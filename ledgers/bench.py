@@ -205,6 +205,7 @@ class Bench:
             "export": lambda: self.measure_child("ledger_export", "ledger_export_s", "ledger_export_peak_mb"),
             "iie": lambda: self.measure_child("iie_export", "iie_export_s", "iie_export_peak_mb"),
             "circular": lambda: self.measure_child("circular", "circular_s", "circular_peak_mb"),
+            "circular_docx": lambda: self.measure_child("circular_docx", "circular_docx_s", "circular_docx_peak_mb"),
             "walk": self.measure_walk_submit,
             "dashboard": self.measure_dashboard,
             "imports": self.measure_imports,
@@ -258,6 +259,8 @@ def child(job, problems):
         from .imports.benchmark import child as imports_child
 
         return {"job": job, **imports_child(bench), "peak_mb": peak_mb()}
+    elif job == "circular_docx":
+        rows = _circular_docx(bench)
     else:
         raise ValueError(job)
     return {"job": job, "rows": rows, "seconds": time.perf_counter() - started, "peak_mb": peak_mb()}
@@ -379,3 +382,16 @@ def measure_api(bench):
     bench.record("api_items_queries", len(queries), "queries")
     revoke_token(pusher)
     revoke_token(reader)
+def _circular_docx(bench):
+    """The province's circular as a document: the figures, last month's, the narrative and the
+    attachment tables, as the report page's download builds it."""
+    from .models import Report
+    from .reports.circulars import document_bytes
+    from .reports.figures import Period
+
+    today = timezone.localdate()
+    last_month = today.replace(day=1) - timezone.timedelta(days=1)
+    period = Period.month(last_month.year, last_month.month)
+    report = Report(kind=Report.Kind.MONTHLY, period=period.label, period_start=period.start, period_end=period.end,
+                    scope=bench.root)
+    return len(document_bytes(report, today=today))

@@ -18,7 +18,8 @@ from openpyxl.utils import get_column_letter
 
 from .cards import CARD_LABELS, NONE, RED, YELLOW
 from .models import ClosureRecord, ItemEvent, Problem, RectificationItem
-from .xlsx import FastRows, Styled, display_width, style
+from .print_layout import PrintRows, row_height, text_lines
+from .xlsx import FastRows, Styled, style
 
 CHUNK = 2000
 MAX_WIDTH = 60
@@ -71,14 +72,36 @@ def columns():
     """(header, width) per column; widths fixed up front since write-only sheets cannot resize later."""
     figure_headers = [str(ClosureRecord._meta.get_field(f"{name}_{side}").verbose_name)
                       for name in ClosureRecord.FIGURES for side in ("before", "after")]
-    spec = [(_("编号"), 8), (_("专项行动"), 30), (_("所属单位"), 20), (_("问题描述"), MAX_WIDTH),
-            (_("问题类别"), 14), (_("细分类"), 18), (_("问题来源"), 14), (_("涉及事项"), 30),
-            (_("整改措施"), MAX_WIDTH), (_("牵头部门"), 24), (_("责任人"), 10), (_("整改类型"), 10),
-            (_("状态"), 10), (_("立项日期"), 12), (_("整改时限"), 12), (_("红黄牌"), 14),
-            (_("逾期工作日"), 10), (_("销号时间"), 18), (_("最后变更"), 18), (_("最新进展"), MAX_WIDTH),
-            (_("最新进展时间"), 18)]
-    spec += [(header, 10) for header in figure_headers]
-    return [(header, min(MAX_WIDTH, max(width, display_width(header) + 2))) for header, width in spec]
+    # Widths for one page wide on A3 landscape (ledgers.print_layout): long text wraps in taller
+    # rows instead of widening the sheet; dates and times keep the width their digits need.
+    spec = [(_("编号"), 7), (_("专项行动"), 12), (_("所属单位"), 10), (_("问题描述"), 22),
+            (_("问题类别"), 8), (_("细分类"), 9), (_("问题来源"), 8), (_("涉及事项"), 12),
+            (_("整改措施"), 22), (_("牵头部门"), 10), (_("责任人"), 7), (_("整改类型"), 6),
+            (_("状态"), 6), (_("立项日期"), 11), (_("整改时限"), 11), (_("红黄牌"), 6),
+            (_("逾期工作日"), 6), (_("销号时间"), 16), (_("最后变更"), 16), (_("最新进展"), 20),
+            (_("最新进展时间"), 16)]
+    spec += [(header, 5) for header in figure_headers]
+    return [(header, min(MAX_WIDTH, width)) for header, width in spec]
+
+
+EXPORT_FONT_PT = 11  # no font is set on the cells: the workbook's default, Calibri 11
+
+
+def set_up_a3_print(sheet):
+    """One page wide on A3 landscape with the header row repeated on every page. Set before the
+    first row is written, as write-only sheets require."""
+    from openpyxl.worksheet.page import PageMargins
+    from openpyxl.worksheet.properties import PageSetupProperties
+    from openpyxl.worksheet.worksheet import Worksheet
+
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.paperSize = Worksheet.PAPERSIZE_A3
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+    sheet.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    sheet.page_margins = PageMargins(left=0.4, right=0.4, top=0.6, bottom=0.6, header=0.3, footer=0.3)
+    sheet.print_title_rows = "1:1"
+    sheet.oddFooter.center.text = "第 &P 页，共 &N 页"
 
 
 def export_rows(queryset):
@@ -123,12 +146,18 @@ def write_workbook(queryset, clock, target):
     for index, (_header, width) in enumerate(spec, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
     sheet.freeze_panes = "A2"
+    widths = [width for _header, width in spec]
+    set_up_a3_print(sheet)
     rows = FastRows(sheet)
-    header = rows.style_id(style(sheet, font=Font(bold=True), fill=PatternFill("solid", fgColor="EEF1F5"),
-                                 alignment=Alignment(vertical="top", wrap_text=False)))
+    header = rows.style_id(style(sheet, font=Font(bold=True, size=EXPORT_FONT_PT),
+                                 fill=PatternFill("solid", fgColor="EEF1F5"),
+                                 alignment=Alignment(vertical="center", wrap_text=True)))
     day = rows.style_id(style(sheet, number_format="yyyy-mm-dd"))
     moment = rows.style_id(style(sheet, number_format="yyyy-mm-dd hh:mm"))
-    rows.append([Styled(title, header) for title, _width in spec])
+    header_lines = max(text_lines(title, width, EXPORT_FONT_PT) for title, width in spec)
+    rows.append([Styled(title, header) for title, _width in spec], height=row_height(header_lines, EXPORT_FONT_PT))
+    rows = PrintRows(rows, widths, rows.style_id(style(sheet, alignment=Alignment(vertical="top", wrap_text=True))),
+                     font_size=EXPORT_FONT_PT)
 
     categories, sources = _labels(Problem.Category.choices), _labels(Problem.Source.choices)
     kinds, statuses = _labels(RectificationItem.Kind.choices), _labels(RectificationItem.Status.choices)

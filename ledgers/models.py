@@ -1109,3 +1109,5 @@ class ActivationCode(models.Model):
         return f"{self.user} · {timezone.localtime(self.expires_at):%Y-%m-%d}"
 # Integration models (API tokens, pushed tickets, webhooks) live in their own package.
 from .api.models import ApiToken, ExternalTicket, WebhookDelivery, WebhookEndpoint  # noqa: E402, F401
+# The circular as a document (letterhead, draft, issued versions, journal): ledgers/reports/models.py.
+from .reports.models import CircularDraft, CircularEvent, CircularSettings, IssuedCircular  # noqa: E402, F401

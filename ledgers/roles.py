@@ -15,6 +15,8 @@ OFFICE_MODELS = ["serviceitem", "campaign", "subcategory", "calendaroverride"]
 # Read-only for office staff: the unit pickers of the campaign and service item forms search units
 # through the unit admin, which answers only to those who may view units.
 OFFICE_VIEWS = ["unit"]
+# The circular's letterhead, drafts, issued versions and journal (ledgers/reports/models.py).
+ADMIN_MODELS += ["circularsettings", "circulardraft", "issuedcircular", "circularevent"]
 
 
 def ensure_groups():

@@ -80,11 +80,15 @@ class FastRows:
         self.workbook = sheet.parent
         self._quoted = {}
         self._letters = []
+        self._height = None
 
     def style_id(self, style_array):
         return str(self.workbook._cell_styles.add(style_array))  # an IndexedList: one id per style
 
-    def append(self, values):
+    def append(self, values, height=None):
+        """Write a row; `height` (points) for a row of wrapped text, which write-only sheets never
+        measure themselves."""
+        self._height = height
         self.sheet.append(values)
 
     def _quoted_style(self, style_id):
@@ -114,6 +118,9 @@ class FastRows:
         if dimension is not None:  # a height set for this row before it was written
             for key, setting in dict(dimension).items():
                 element.set(key, setting)
+        if self._height:
+            element.set("ht", str(self._height))
+            element.set("customHeight", "1")
         for letter, value in zip(self._letters_for(len(row)), row):
             style = None
             if type(value) is Styled:

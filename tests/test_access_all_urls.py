@@ -25,11 +25,13 @@ from ledgers.models import (
     WalkSession,
 )
 from ledgers.api.models import Scope
+from ledgers.reports.models import CircularDraft, CircularEvent, CircularSettings, IssuedCircular
 from ledgers.roles import grant
 from tests.api_helpers import token_for
 from tests.world import build_world, make_item, make_problem, make_walk
 from walkflow import urls as project_urls
 
+CIRCULAR_MODELS = [CircularDraft, CircularEvent, CircularSettings, IssuedCircular]
 ITEM_ACTIONS = ["progress", "extension", "closure", "approve", "return", "reassign", "deadline", "reopen"]
 
 # URLs that name no object: what they show is a list built from visible_to(user) (tested with the
@@ -78,6 +80,9 @@ class EveryUrlTestCase(TestCase):
         report = Report.objects.create(kind=Report.Kind.MONTHLY, period="2026-10", scope=w.K1, status="done",
                                        period_start=datetime.date(2026, 10, 1), period_end=datetime.date(2026, 10, 31))
         report.file.save("r.xlsx", ContentFile(b"xlsx"), save=True)
+        from ledgers.reports.circulars import issue
+
+        issue(report, w.alice)  # version 1 of the circular, for its download
         export = LedgerExport.objects.create(requested_by=w.bob, status=LedgerExport.Status.DONE, rows=1)
         export.file.save("e.xlsx", ContentFile(b"xlsx"), save=True)
         cls.objects = dict(walk=walk, item=item, closable=closable, closed=closed, photo=photo, note=note,
@@ -94,6 +99,7 @@ class EveryUrlTestCase(TestCase):
             ItemEvent.objects.count(), ClosureRecord.objects.filter(decision="pending").count(),
             Notification.objects.filter(read_at__isnull=False).count(), SavedFilter.objects.count(),
             WalkSession.objects.count(), Report.objects.count(),
+            *[model.objects.count() for model in CIRCULAR_MODELS],
         )
 
     def object_requests(self):
@@ -105,6 +111,13 @@ class EveryUrlTestCase(TestCase):
         yield "report_detail", "get", reverse("report_detail", args=[o["report"].pk]), {}
         yield "report_download", "get", reverse("report_download", args=[o["report"].pk]), {}
         yield "ledger_export_download", "get", reverse("ledger_export_download", args=[o["export"].pk]), {}
+        report = o["report"].pk
+        yield "report_circular", "get", reverse("report_circular", args=[report]), {}
+        yield "report_circular", "post", reverse("report_circular", args=[report]), {"next_steps": "越权"}
+        yield "report_circular_settings", "post", reverse("report_circular_settings", args=[report]), {"mark": "越权"}
+        yield "report_circular_issue", "post", reverse("report_circular_issue", args=[report]), {}
+        yield "report_circular_download", "get", reverse("report_circular_download", args=[report, "docx"]), {}
+        yield "report_issued_download", "get", reverse("report_issued_download", args=[report, 1, "docx"]), {}
         for key in ("item", "closable", "closed"):
             yield "item_detail", "get", reverse("item_detail", args=[o[key].pk]), {}
             for action in ITEM_ACTIONS:

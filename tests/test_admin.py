@@ -12,6 +12,7 @@ MODELS = ["unit", "user", "calendaroverride", "serviceitem", "campaign", "subcat
           "report", "savedfilter", "reminderlog", "ledgerexport",
           "apitoken", "webhookendpoint", "webhookdelivery", "externalticket"]
 MODELS += ["importbatch", "importmapping", "importkey", "activationcode"]  # ledgers/imports
+MODELS += ["circularsettings", "circulardraft", "issuedcircular", "circularevent"]  # ledgers/reports/models.py
 
 
 class AdminTestCase(TestCase):

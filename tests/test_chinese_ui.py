@@ -7,13 +7,15 @@ from io import StringIO
 from django.core.management import call_command
 from django.test import TestCase
 from django.urls import reverse
+from django.utils import timezone
 
 from ledgers.models import Problem, RectificationItem, User, WalkSession
 
 # Words that are names, not language: the product's own name and file formats users know.
 ALLOWED = {"walkflow", "xlsx", "pdf", "jpg", "png", "excel", "wps", "app"}  # "APP": demo text
 ALLOWED |= {"xlsm", "csv", "utf", "gbk"}  # the import pages name the formats as Excel's save dialog does
-INVISIBLE = re.compile(r"<(script|style|template|noscript)\b.*?</\1>", re.S | re.I)
+ALLOWED |= {"word", "sha"}  # the circular's page: Word files and their SHA-256
+INVISIBLE = re.compile(r"<(script|style|template|noscript|code)\b.*?</\1>", re.S | re.I)  # code: hashes
 TAG = re.compile(r"<[^>]+>")
 ATTRIBUTES_READ = re.compile(r'(?:placeholder|title|aria-label|alt)="([^"]*)"')
 WORD = re.compile(r"[A-Za-z]{3,}")
@@ -42,6 +44,19 @@ class ChineseUiTestCase(TestCase):
         yield "duban_js", [item.get_absolute_url()]
         yield "zeren", [reverse("home"), reverse("ledger")]
         yield "bangongshi", [reverse("home"), reverse("reports"), reverse("dashboard"), "/no-such-page/"]
+        yield "bangongshi", self.circular_pages()
+
+    def circular_pages(self):
+        from ledgers.models import Report
+        from ledgers.reports.circulars import issue
+        from ledgers.reports.figures import Period
+
+        office = User.objects.get(username="bangongshi")
+        period = Period.last_complete(Report.Kind.MONTHLY, timezone.localdate())
+        report = Report.objects.create(kind=Report.Kind.MONTHLY, period=period.label, period_start=period.start,
+                                       period_end=period.end, scope=office.unit, status=Report.Status.DONE)
+        issue(report, office)
+        return [reverse("report_detail", args=[report.pk]), reverse("report_circular", args=[report.pk])]
 
     def test_main_pages_have_no_stray_english(self):
         for username, urls in self.pages():

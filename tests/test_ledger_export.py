@@ -59,10 +59,11 @@ class ExportTestCase(TestCase):
         self.assertIn("最新进展", header)
         self.assertIn("整改后办理时限（工作日）", header)
         self.assertEqual(sheet.freeze_panes, "A2")
-        widths = {letter: dim.width for letter, dim in sheet.column_dimensions.items()}
-        # "整改后办理时限（工作日）" is 12 wide characters: 24 columns plus a margin
+        # "整改后办理时限（工作日）" (24 wide) wraps in a 5-wide column: 4 lines of 11 pt in the header row
         figure_column = sheet.cell(row=1, column=header.index("整改后办理时限（工作日）") + 1).column_letter
-        self.assertGreaterEqual(widths[figure_column], 24)
+        self.assertEqual(sheet.column_dimensions[figure_column].width, 5)
+        self.assertTrue(sheet["A1"].alignment.wrap_text)
+        self.assertGreaterEqual(sheet.row_dimensions[1].height, 4 * 11 * 1.2)
 
     def test_a_formula_like_description_comes_back_as_text(self):
         _count, payload = self.export(RectificationItem.objects.filter(pk=self.evil.pk))

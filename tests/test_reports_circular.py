@@ -16,21 +16,28 @@ from ledgers.reports.figures import Period
 from tests.test_reports_figures import JISHOU_SUBCATEGORIES, JUNE_1, MAY, build_jishou, build_noise
 from tests.world import build_world
 
-SHEETS = ["总体情况", "逾期问题清单", "本月新增问题", "整改成效", "环比"]
+SHEETS = ["工作开展", "问题发现", "问题细分类", "整改销号", "整改成效", "逾期问题清单", "本月新增问题", "销号成效清单", "环比"]
+TOPICS = ["工作开展", "问题发现", "问题细分类", "整改销号", "整改成效"]
 
 
-def header_map(sheet):
-    """Column index by header text, from the two header rows (3 and 4)."""
+def header_map(book):
+    """(sheet, column index) by header text, over the topic sheets (one header row, row 3)."""
     columns = {}
-    for row in (3, 4):
-        for cell in sheet[row]:
+    for name in TOPICS:
+        for cell in book[name][3]:
             if cell.value:
-                columns.setdefault(cell.value, cell.column)
+                columns.setdefault(cell.value, (name, cell.column))
     return columns
 
 
+def value_of(book, header, label):
+    """The cell of the unit `label` under `header`, wherever the topic sheets put it."""
+    name, column = header_map(book)[header]
+    return row_of(book[name], label)[column - 1]
+
+
 def row_of(sheet, label):
-    for row in sheet.iter_rows(min_row=5):
+    for row in sheet.iter_rows(min_row=4):
         if row[1].value == label:
             return row
     raise AssertionError(f"no row {label}")
@@ -51,45 +58,39 @@ class CircularWorkbookTestCase(TestCase):
         self.assertEqual(self.book.sheetnames, SHEETS)
 
     def test_it_titles_the_circular_with_a_merged_bold_title(self):
-        sheet = self.book["总体情况"]
+        sheet = self.book["工作开展"]
         self.assertEqual(sheet["A1"].value, "2022年5月 走流程、解难题、优服务 行动情况通报")
         self.assertTrue(sheet["A1"].font.b)
-        self.assertIn("A1:AH1", {str(r) for r in sheet.merged_cells.ranges})
+        self.assertIn("A1:G1", {str(r) for r in sheet.merged_cells.ranges})
         self.assertIn("范围：湖南省", sheet["A2"].value)
         self.assertIn("2022年5月1日至2022年5月31日", sheet["A2"].value)
 
     def test_it_reports_jishou_in_the_circular(self):
-        sheet = self.book["总体情况"]
-        columns = header_map(sheet)
-        xiangxi = row_of(sheet, "湘西州")  # 吉首市 plus one problem of 湘西州 itself
-        self.assertEqual(xiangxi[columns["走流程事项（个）"] - 1].value, 86)
+        book = self.book
+        # 湘西州: 吉首市 plus one problem of 湘西州 itself
+        self.assertEqual(value_of(book, "走流程事项（个）", "湘西州").value, 86)
         for _category, name, count in JISHOU_SUBCATEGORIES:
-            self.assertEqual(xiangxi[columns[name] - 1].value, count, name)
-        self.assertEqual(xiangxi[columns["本期新增"] - 1].value, 114)
-        self.assertEqual(xiangxi[columns["红牌（逾期）"] - 1].value, 30)
-        self.assertAlmostEqual(xiangxi[columns["销号率"] - 1].value, 40 / 114)
-        self.assertEqual(xiangxi[columns["销号率"] - 1].number_format, "0.0%")
+            self.assertEqual(value_of(book, name, "湘西州").value, count, name)
+        self.assertEqual(value_of(book, "本期新增整改措施（条）", "湘西州").value, 114)
+        self.assertEqual(value_of(book, "红牌（逾期）", "湘西州").value, 30)
+        self.assertAlmostEqual(value_of(book, "销号率", "湘西州").value, 40 / 114)
+        self.assertEqual(value_of(book, "销号率", "湘西州").number_format, "0.0%")
 
     def test_it_reports_jishou_numbers_exactly_for_the_city_scope(self):
         book = load_workbook(io.BytesIO(build_workbook(Report.Kind.MONTHLY, self.w.C2, MAY, today=JUNE_1)))
-        sheet = book["总体情况"]
-        columns = header_map(sheet)
-        jishou = row_of(sheet, "吉首市")
-        self.assertEqual(jishou[columns["走流程事项（个）"] - 1].value, 86)
-        self.assertEqual(jishou[columns["合计"] - 1].value, 103)
-        self.assertEqual(jishou[columns["本期新增"] - 1].value, 114)
-        self.assertEqual(jishou[columns["其中一把手（次）"] - 1].value, 37)
+        self.assertEqual(value_of(book, "走流程事项（个）", "吉首市").value, 86)
+        self.assertEqual(value_of(book, "发现问题合计（个）", "吉首市").value, 103)
+        self.assertEqual(value_of(book, "本期新增整改措施（条）", "吉首市").value, 114)
+        self.assertEqual(value_of(book, "其中一把手（次）", "吉首市").value, 37)
 
     def test_it_ends_the_table_with_totals_and_ranks_by_closure_rate(self):
-        sheet = self.book["总体情况"]
-        columns = header_map(sheet)
-        totals = row_of(sheet, "合计")
-        self.assertEqual(totals[columns["合计"] - 1].value, 105)
-        self.assertEqual(totals[columns["走流程（次）"] - 1].value, 87)
-        self.assertTrue(totals[1].font.b)
-        self.assertEqual(row_of(sheet, "湘西州")[columns["销号率排名"] - 1].value, 1)
-        self.assertEqual(row_of(sheet, "益阳市")[columns["销号率排名"] - 1].value, "—")  # nothing to close
-        ranking = [row for row in sheet.iter_rows(values_only=True) if row[0] == "销号率排名"]
+        book = self.book
+        self.assertEqual(value_of(book, "发现问题合计（个）", "合计").value, 105)
+        self.assertEqual(value_of(book, "走流程（次）", "合计").value, 87)
+        self.assertTrue(value_of(book, "走流程（次）", "合计").font.b)
+        self.assertEqual(value_of(book, "销号率排名", "湘西州").value, 1)
+        self.assertEqual(value_of(book, "销号率排名", "益阳市").value, "—")  # nothing to close
+        ranking = [row for row in book["整改销号"].iter_rows(values_only=True) if row[0] == "销号率排名"]
         self.assertEqual(len(ranking), 1)
 
     def test_it_is_set_up_to_print_on_a4_landscape(self):
@@ -100,8 +101,9 @@ class CircularWorkbookTestCase(TestCase):
             self.assertTrue(sheet.sheet_properties.pageSetUpPr.fitToPage, sheet.title)
             self.assertTrue(sheet.print_title_rows.startswith("$3:"), sheet.title)
             self.assertIsNotNone(sheet.freeze_panes, sheet.title)
-        self.assertEqual(self.book["总体情况"].print_title_rows, "$3:$4")
-        self.assertEqual(self.book["总体情况"].freeze_panes, "C5")
+        self.assertEqual(self.book["工作开展"].print_title_rows, "$3:$3")
+        self.assertEqual(self.book["工作开展"].freeze_panes, "C4")
+        self.assertEqual(self.book["销号成效清单"].print_title_rows, "$3:$4")
 
     def test_it_uses_songti_thin_borders_and_widths_for_chinese(self):
         sheet = self.book["逾期问题清单"]
@@ -139,7 +141,7 @@ class CircularWorkbookTestCase(TestCase):
         self.assertEqual(states, {"已立行立改", "整改中", "已销号"})
 
     def test_it_lists_the_closures_with_before_and_after(self):
-        sheet = self.book["整改成效"]
+        sheet = self.book["销号成效清单"]
         rows = [row for row in sheet.iter_rows(min_row=5, values_only=True) if isinstance(row[0], int)]
         self.assertEqual(len(rows), 10)
         self.assertEqual(rows[0][6:9], (10, 6, 0.4))
@@ -187,8 +189,9 @@ class CommandTestCase(TestCase):
         report = Report.objects.get()
         self.assertEqual((report.kind, report.period, report.scope), ("weekly", "2022-W20", self.w.K3))
         book = load_workbook(report.file.path)
-        self.assertEqual(book.sheetnames, ["总体情况", "逾期问题清单", "本周新增问题"])
-        self.assertTrue(book["总体情况"]["A1"].value.startswith("2022年第20周"))
+        self.assertEqual(book.sheetnames, ["工作开展", "问题发现", "问题细分类", "整改销号", "整改成效", "逾期问题清单",
+                                           "本周新增问题"])
+        self.assertTrue(book["工作开展"]["A1"].value.startswith("2022年第20周"))
         self.assertEqual(Period.parse("weekly", "2022-W20").start, datetime.date(2022, 5, 16))
 
     def test_it_refuses_bad_arguments_in_chinese(self):

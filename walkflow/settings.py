@@ -368,3 +368,5 @@ CELERY_BEAT_SCHEDULE["deliver-webhooks"] = {
     "task": "ledgers.tasks.deliver_webhooks",
     "schedule": crontab(minute="*"),
 }
+# LibreOffice for PDF downloads of circulars; found on PATH (soffice) when not set.
+SOFFICE = env_str("SOFFICE", "")

@@ -488,3 +488,61 @@ def period_closures(scope, period):
                      "steps_before", "steps_after", "trips_before", "trips_after", "evidence")
         .iterator(chunk_size=2000)
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# What the circular's narrative names (ledgers/reports/narrative.py)
+# ---------------------------------------------------------------------------------------------
+
+
+def largest_improvements(scope, period, limit=3):
+    """The period's approved closures with the largest cut in the time limit (then materials,
+    then trips), as rows of `period_closures`: the examples the circular's 整改成效 quotes."""
+    from django.db.models import F, Value
+    from django.db.models.functions import Coalesce as Fallback
+
+    def cut(name):
+        return Fallback(F(f"{name}_before") - F(f"{name}_after"), Value(0))
+
+    return list(
+        ClosureRecord.objects
+        .filter(item__unit__path__startswith=scope.path, decision=ClosureRecord.Decision.APPROVED,
+                reviewed_at__gte=period.start_dt, reviewed_at__lt=period.end_dt)
+        .filter(Q(time_limit_before__isnull=False, time_limit_after__isnull=False)
+                | Q(materials_before__isnull=False, materials_after__isnull=False)
+                | Q(trips_before__isnull=False, trips_after__isnull=False))
+        .annotate(time_cut=cut("time_limit"), materials_cut=cut("materials"), trips_cut=cut("trips"))
+        .order_by("-time_cut", "-materials_cut", "-trips_cut", "item__unit__path", "id")
+        .values_list("item__unit__name", "item__problem__description", "item__measure", "item__lead_unit__name",
+                     "reviewed_at", "time_limit_before", "time_limit_after", "materials_before", "materials_after",
+                     "steps_before", "steps_after", "trips_before", "trips_after", "evidence")[:limit]
+    )
+
+
+def unwalked_must_walk_items(scope, period, as_of):
+    """Names of the must-walk items nobody in the scope's subtree has walked up to `as_of`."""
+    from ..models import ServiceItem
+
+    must_walk = must_walk_item_ids(scope, period)
+    if not must_walk:
+        return []
+    walked = (WalkSession.objects.filter(unit__path__startswith=scope.path, started_at__lt=local_midnight(
+        as_of + ONE_DAY), service_item_id__in=must_walk).values_list("service_item_id", flat=True).distinct())
+    return list(ServiceItem.objects.filter(pk__in=must_walk - set(walked)).order_by("name")
+                .values_list("name", flat=True))
+
+
+def figures_as_dict(figures):
+    """The figures as plain JSON data: what an issued circular keeps of them."""
+    def row_dict(row):
+        values = {name: getattr(row, name) for name in SUMMED}
+        values.update(label=row.label, unit=row.unit.code if row.unit is not None else None, rank=row.rank,
+                      service_items=row.service_items, must_walk_covered=row.must_walk_covered,
+                      by_category=row.by_category, closure_rate=row.closure_rate,
+                      by_subcategory={str(key): n for key, n in row.by_subcategory.items()})
+        return values
+
+    return {"scope": figures.scope.code, "period": figures.period.label, "as_of": figures.as_of.isoformat(),
+            "must_walk_total": figures.must_walk_total, "total": row_dict(figures.total),
+            "rows": [row_dict(row) for row in figures.rows],
+            "subcategories": [[str(key), name, category] for key, name, category in figures.subcategories]}

@@ -33,10 +33,12 @@ from .figures import (
     period_closures,
 )
 from ..workdays import WorkCalendar
+from ..print_layout import MARGIN_INCHES, max_total_width, row_height, text_lines
 from ..xlsx import FastRows, Styled, display_width, style
 
 CAMPAIGN = "走流程、解难题、优服务"
 FONT = "宋体"
+TITLE_PT, SUBTITLE_PT, SECTION_PT, BODY_PT = 16, 11, 12, 10
 
 
 @dataclass
@@ -60,10 +62,10 @@ class Styles:
                          fill=fill, alignment=Alignment(horizontal=horizontal, vertical="center", wrap_text=wrap))
 
         grey = PatternFill("solid", fgColor="F2F2F2")
-        self.title = make(size=16, bold=True, border=None, wrap=False)
-        self.subtitle = make(size=11, horizontal="left", border=None, wrap=False)
-        self.note = make(size=10, horizontal="left", border=None)
-        self.section = make(size=12, bold=True, horizontal="left", border=None, wrap=False)
+        self.title = make(size=TITLE_PT, bold=True, border=None)
+        self.subtitle = make(size=SUBTITLE_PT, horizontal="left", border=None)
+        self.note = make(size=BODY_PT, horizontal="left", border=None)
+        self.section = make(size=SECTION_PT, bold=True, horizontal="left", border=None, wrap=False)
         self.header = make(size=10, bold=True, fill=grey)
         self.body = {
             "text": make(horizontal="left"),
@@ -86,7 +88,10 @@ class Styles:
 
 
 class Sheet:
-    """One printed table: merged title, subtitle, one or two header rows, then streamed rows."""
+    """One printed table: merged title, subtitle, one or two header rows, then streamed rows.
+
+    Every sheet prints one page wide on A4 landscape with its smallest text (10 pt) at no less
+    than 8 pt (ledgers.print_layout); rows with wrapped text get the height their text needs."""
 
     def __init__(self, workbook, styles, name, title, subtitle, columns, freeze_columns=2):
         self.ws = workbook.create_sheet(title=name)
@@ -99,10 +104,12 @@ class Sheet:
         first_header, header_rows = 3, (2 if two_levels else 1)
         self.first_data_row = first_header + header_rows
         ws = self.ws
-        for index, column in enumerate(columns, start=1):
-            ws.column_dimensions[get_column_letter(index)].width = column.width or max(
-                display_width(column.label) / (2 if two_levels else 1) + 2, 6)
-        ws.row_dimensions[1].height = 32
+        self.widths = [column.width or max(display_width(column.label) / (2 if two_levels else 1) + 2, 6)
+                       for column in columns]
+        for index, width in enumerate(self.widths, start=1):
+            ws.column_dimensions[get_column_letter(index)].width = width
+        self.total_width = sum(self.widths)
+        self._wraps = [column.kind in ("text", "center") for column in columns]
         ws.freeze_panes = f"{get_column_letter(freeze_columns + 1)}{self.first_data_row}"
         ws.print_title_rows = f"{first_header}:{self.first_data_row - 1}"
         ws.page_setup.orientation = "landscape"
@@ -111,15 +118,16 @@ class Sheet:
         ws.page_setup.fitToHeight = 0  # as many pages down as needed
         ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
         ws.print_options.horizontalCentered = True
-        ws.page_margins = PageMargins(left=0.4, right=0.4, top=0.6, bottom=0.6, header=0.3, footer=0.3)
+        margin = MARGIN_INCHES
+        ws.page_margins = PageMargins(left=margin, right=margin, top=0.6, bottom=0.6, header=0.3, footer=0.3)
         ws.oddFooter.center.text = "第 &P 页，共 &N 页"
         ws.oddFooter.center.font = FONT
 
         # Column widths, panes and page setup are written when the rows start: set them first.
         self.rows = FastRows(ws)
         self._style_ids = {}
-        self.merged_line(title, styles.title)
-        self.merged_line(subtitle, styles.subtitle)
+        self.merged_line(title, styles.title, font_size=TITLE_PT, min_height=32)
+        self.merged_line(subtitle, styles.subtitle, font_size=SUBTITLE_PT)
         self._write_headers(two_levels)
 
     def cell(self, value, style):
@@ -128,22 +136,26 @@ class Sheet:
             style_id = self._style_ids[id(style)] = self.rows.style_id(style)
         return Styled(value, style_id)
 
-    def append(self, cells):
-        self.rows.append(cells)
+    def append(self, cells, height=None):
         self.row_number += 1
+        self.rows.append(cells, height=height)
 
-    def merged_line(self, text, style):
+    def merged_line(self, text, style, font_size=BODY_PT, min_height=None):
         row = self.row_number + 1
         self.ws.merged_cells.add(f"A{row}:{self.last_letter}{row}")
-        self.append([self.cell(text, style)])
+        lines = text_lines(text, self.total_width, font_size)
+        height = row_height(lines, font_size)
+        self.append([self.cell(text, style)], height=max(height, min_height or 0))
 
     def _write_headers(self, two_levels):
         header = self.styles.header
         top = self.row_number + 1
         if not two_levels:
-            self.append([self.cell(column.label, header) for column in self.columns])
+            lines = max(text_lines(c.label, w) for c, w in zip(self.columns, self.widths))
+            self.append([self.cell(column.label, header) for column in self.columns], height=row_height(lines))
             return
         upper, lower = [], []
+        upper_lines, lower_lines, spanning_lines = 1, 1, 1
         index = 0
         while index < self.width:
             column = self.columns[index]
@@ -152,34 +164,39 @@ class Sheet:
                 self.ws.merged_cells.add(f"{letter}{top}:{letter}{top + 1}")
                 upper.append(self.cell(column.label, header))
                 lower.append(self.cell(None, header))
+                spanning_lines = max(spanning_lines, text_lines(column.label, self.widths[index]))
                 index += 1
                 continue
             run = index
             while run < self.width and self.columns[run].group == column.group:
                 upper.append(self.cell(column.group if run == index else None, header))
                 lower.append(self.cell(self.columns[run].label, header))
+                lower_lines = max(lower_lines, text_lines(self.columns[run].label, self.widths[run]))
                 run += 1
+            upper_lines = max(upper_lines, text_lines(column.group, sum(self.widths[index:run])))
             if run - index > 1:
                 self.ws.merged_cells.add(f"{letter}{top}:{get_column_letter(run)}{top}")
             index = run
-        self.append(upper)
-        self.append(lower)
+        # A label merged down both header rows needs their heights together.
+        upper_lines = max(upper_lines, spanning_lines - lower_lines)
+        self.append(upper, height=row_height(upper_lines))
+        self.append(lower, height=row_height(lower_lines))
 
     def row(self, values, bold=False):
         styles = self.styles.bold if bold else self.styles.body
         cells = []
-        for column, value in zip(self.columns, values):
+        lines = 1
+        for column, value, width, wraps in zip(self.columns, values, self.widths, self._wraps):
             if value is None and column.kind in ("int", "pct", "dec"):
                 cells.append(self.cell("—", styles["center"]))
-            else:
-                cells.append(self.cell(value, styles[column.kind]))
-        self.append(cells)
+                continue
+            if wraps and type(value) is str and value:
+                lines = max(lines, text_lines(value, width))
+            cells.append(self.cell(value, styles[column.kind]))
+        self.append(cells, height=row_height(lines) if lines > 1 else None)
 
     def note(self, text):
-        row = self.row_number + 1
-        self.ws.merged_cells.add(f"A{row}:{self.last_letter}{row}")
-        self.ws.row_dimensions[row].height = max(15, 15 * (display_width(text) // (self.width * 12) + 1))
-        self.append([self.cell(text, self.styles.note)])
+        self.merged_line(text, self.styles.note)
 
     def blank(self):
         self.append([])
@@ -200,92 +217,133 @@ def _scope_line(figures):
 
 
 # ---------------------------------------------------------------------------------------------
-# 总体情况
+# 总体情况, by topic: one table of forty columns would print at 4 pt, so each topic is a sheet of
+# its own that repeats the unit column.
 # ---------------------------------------------------------------------------------------------
 
+# (key, sheet name, [(column label, kind, width, value of a UnitFigures row)]): the circular's numbers
+# per unit. The document (ledgers/reports/document.py) quotes the same values.
+TOPICS = [
+    ("activity", _lazy("工作开展"), [
+        (_lazy("走流程（次）"), "int", 9, lambda r: r.walks),
+        (_lazy("参与领导（人次）"), "int", 10, lambda r: r.leader_times),
+        (_lazy("其中一把手（次）"), "int", 10, lambda r: r.top_leaders),
+        (_lazy("走流程事项（个）"), "int", 10, lambda r: r.service_items),
+        (None, "int", 12, lambda r: r.must_walk_covered),  # 必走事项覆盖（共N个）: labelled per circular
+    ]),
+    ("problems", _lazy("问题发现"), [
+        (_lazy("发现问题合计（个）"), "int", 10, lambda r: r.problems),
+        *[(label, "int", 10, lambda r, c=value: r.by_category.get(c, 0))
+          for value, label in Problem.Category.choices],
+        (_lazy("立行立改（个）"), "int", 10, lambda r: r.on_spot),
+    ]),
+    ("closure", _lazy("整改销号"), [
+        (_lazy("本期新增整改措施（条）"), "int", 10, lambda r: r.items_created),
+        (_lazy("本期销号（条）"), "int", 9, lambda r: r.closed),
+        (_lazy("累计整改措施（条）"), "int", 10, lambda r: r.items_total),
+        (_lazy("累计销号（条）"), "int", 9, lambda r: r.closed_total),
+        (_lazy("未销号（条）"), "int", 9, lambda r: r.open),
+        (_lazy("红牌（逾期）"), "int", 8, lambda r: r.red),
+        (_lazy("黄牌（临期）"), "int", 8, lambda r: r.yellow),
+        (_lazy("销号率"), "pct", 9, lambda r: r.closure_rate),
+        (_lazy("平均销号用时（工作日）"), "dec", 11, lambda r: r.avg_close_days),
+        (_lazy("销号率排名"), "center", 8, lambda r: "" if r.unit is None else "—" if r.rank is None else r.rank),
+    ]),
+    ("effects", _lazy("整改成效"), [
+        (_lazy("本期审核销号（项）"), "int", 10, lambda r: r.closures),
+        (_lazy("压减办理时限（工作日）"), "int", 12, lambda r: r.time_limit_saved),
+        (_lazy("时限压缩率"), "pct", 10, lambda r: r.time_limit_rate),
+        (_lazy("减少申请材料（件）"), "int", 11, lambda r: r.materials_cut),
+        (_lazy("减少办理环节（个）"), "int", 11, lambda r: r.steps_cut),
+        (_lazy("减少跑动（次）"), "int", 10, lambda r: r.trips_cut),
+    ]),
+]
 
-def summary_columns(figures):
-    categories = Problem.Category
-    found = _("发现问题（个）")
-    items = _("整改措施（条）")
-    effect = _("整改成效（本期销号）")
-    unit_width = max([display_width(row.label) for row in figures.rows] + [10]) + 2
-    columns = [
-        Column(_("序号"), "center", 5),
-        Column(_("单位"), "text", min(unit_width, 30)),
-        Column(_("走流程（次）"), width=8),
-        Column(_("参与领导（人次）"), width=9),
-        Column(_("其中一把手（次）"), width=9),
-        Column(_("走流程事项（个）"), width=9),
-        Column(_("必走事项覆盖（共%(n)d个）") % {"n": figures.must_walk_total}, width=10),
-        Column(_("合计"), group=found, width=7),
-        *[Column(str(label), group=found, width=9) for label in categories.labels],
-    ]
-    if figures.subcategories:
-        columns += [Column(name, group=_("问题细分类（个）"), width=max(min(display_width(name) / 2 + 2, 14), 7))
-                    for _id, name, _category in figures.subcategories]
-    columns += [
-        Column(_("立行立改（个）"), width=8),
-        Column(_("本期新增"), group=items, width=7),
-        Column(_("本期销号"), group=items, width=7),
-        Column(_("累计销号"), group=items, width=7),
-        Column(_("未销号"), group=items, width=7),
-        Column(_("红牌（逾期）"), group=items, width=8),
-        Column(_("黄牌（临期）"), group=items, width=8),
-        Column(_("销号率"), "pct", 8),
-        Column(_("平均销号用时（工作日）"), "dec", 10),
-        Column(_("压减办理时限（工作日）"), group=effect, width=10),
-        Column(_("时限压缩率"), "pct", group=effect, width=8),
-        Column(_("减少申请材料（件）"), group=effect, width=9),
-        Column(_("减少办理环节（个）"), group=effect, width=9),
-        Column(_("减少跑动（次）"), group=effect, width=8),
-        Column(_("销号率排名"), "center", 7),
-    ]
-    return columns
-
-
-def summary_values(figures, row, number):
-    values = [number, row.label, row.walks, row.leader_times, row.top_leaders, row.service_items,
-              row.must_walk_covered, row.problems, *[row.by_category.get(c, 0) for c in Problem.Category.values]]
-    values += [row.by_subcategory.get(sub_id, 0) for sub_id, _name, _category in figures.subcategories]
-    values += [row.on_spot, row.items_created, row.closed, row.closed_total, row.open, row.red, row.yellow,
-               row.closure_rate, row.avg_close_days, row.time_limit_saved, row.time_limit_rate, row.materials_cut,
-               row.steps_cut, row.trips_cut, row.rank if row.rank is not None else "—"]
-    return values
+NOTES = {
+    "activity": _lazy("注：参与领导（人次）为走流程领导人次与同行人员之和；必走事项覆盖为截至统计截止日累计走过的必走事项数。"),
+    "closure": _lazy("注：1. 未销号、红牌、黄牌、销号率均为截至统计截止日的情况；销号率＝累计销号数÷累计列入台账的整改措施数。"
+                  "2. 平均销号用时为本期销号的整改措施自立项日期至销号日期的工作日数平均值。"),
+    "effects": _lazy("注：整改成效为本期审核通过的销号记录中填报了整改前后数据的合计。"),
+}
 
 
-def write_summary(workbook, styles, figures, title):
-    sheet = Sheet(workbook, styles, _("总体情况"), title, _scope_line(figures), summary_columns(figures))
+def unit_column_width(figures):
+    return min(max([display_width(row.label) for row in figures.rows] + [10]) + 2, 30)
+
+
+def lead_columns(figures):
+    return [Column(_("序号"), "center", 5), Column(_("单位"), "text", unit_column_width(figures))]
+
+
+def write_unit_table(workbook, styles, figures, name, title, columns, values_of, note=None, total=True):
+    """A table of one row per unit (and the totals) under the circular's title."""
+    sheet = Sheet(workbook, styles, name, title, _scope_line(figures), lead_columns(figures) + columns)
     for number, row in enumerate(figures.rows, start=1):
-        sheet.row(summary_values(figures, row, number))
-    totals = summary_values(figures, figures.total, "")
-    totals[-1] = ""
-    sheet.row(totals, bold=True)
-    sheet.blank()
-    sheet.note(_(
-        "注：1. 参与领导（人次）为走流程领导人次与同行人员之和；必走事项覆盖为截至统计截止日累计走过的必走事项数。"
-        "2. 未销号、红牌、黄牌、销号率均为截至统计截止日的情况；销号率＝累计销号数÷累计列入台账的整改措施数。"
-        "3. 平均销号用时为本期销号的整改措施自立项日期至销号日期的工作日数平均值。"
-        "4. 整改成效为本期审核通过的销号记录中填报了整改前后数据的合计。"))
-    sheet.blank()
-    _write_ranking(sheet, figures)
+        sheet.row([number, row.label, *values_of(row)])
+    if total:
+        sheet.row(["", figures.total.label, *values_of(figures.total)], bold=True)
+    if note:
+        sheet.blank()
+        sheet.note(str(note))
     return sheet
 
 
+def write_topics(workbook, styles, figures, title):
+    sheets = []
+    for key, name, spec in TOPICS:
+        columns = [Column(str(label) if label is not None else _("必走事项覆盖（共%(n)d个）") % {
+            "n": figures.must_walk_total}, kind, width) for label, kind, width, _value in spec]
+        sheet = write_unit_table(workbook, styles, figures, str(name), title, columns,
+                                 lambda row, spec=spec: [value(row) for _label, _kind, _width, value in spec],
+                                 note=NOTES.get(key))
+        if key == "closure":
+            sheet.blank()
+            _write_ranking(sheet, figures)
+        sheets.append(sheet)
+        if key == "problems":
+            sheets += write_subcategories(workbook, styles, figures, title)
+    return sheets
+
+
+def write_subcategories(workbook, styles, figures, title):
+    """Finer sub-categories, as many sheets as it takes to keep each one page wide."""
+    if not figures.subcategories:
+        return []
+    budget = max_total_width(BODY_PT) - sum(column.width for column in lead_columns(figures))
+    chunks, current, used = [], [], 0
+    for sub_id, name, category in figures.subcategories:
+        width = max(min(display_width(name) / 2 + 2, 14), 8)
+        if current and used + width > budget:
+            chunks.append(current)
+            current, used = [], 0
+        current.append((sub_id, name, width))
+        used += width
+    chunks.append(current)
+    sheets = []
+    for number, chunk in enumerate(chunks, start=1):
+        name = _("问题细分类") if number == 1 else _("问题细分类（%(n)d）") % {"n": number}
+        columns = [Column(label, "int", width) for _id, label, width in chunk]
+        sheets.append(write_unit_table(
+            workbook, styles, figures, name, title, columns,
+            lambda row, chunk=chunk: [row.by_subcategory.get(sub_id, 0) for sub_id, _label, _width in chunk]))
+    return sheets
+
+
 def _write_ranking(sheet, figures):
-    """The ranking block under the main table: units by closure rate, in the table's columns."""
+    """The ranking block under the closure table: units by closure rate, ties sharing a rank."""
     ranked = sorted((row for row in figures.rows if row.rank is not None), key=lambda row: (row.rank, row.label))
     row_number = sheet.row_number + 1
     sheet.ws.merged_cells.add(f"A{row_number}:{sheet.last_letter}{row_number}")
-    sheet.append([sheet.cell(_("销号率排名"), sheet.styles.section)])
+    sheet.append([sheet.cell(_("销号率排名"), sheet.styles.section)], height=row_height(1, SECTION_PT))
     header = sheet.styles.header
     body = sheet.styles.body
     sheet.append([sheet.cell(_("名次"), header), sheet.cell(_("单位"), header), sheet.cell(_("销号率"), header),
-                  sheet.cell(_("累计销号"), header), sheet.cell(_("累计整改措施"), header)])
+                  sheet.cell(_("累计销号"), header), sheet.cell(_("累计整改措施"), header)], height=row_height(2))
     for row in ranked:
+        lines = text_lines(row.label, sheet.widths[1])
         sheet.append([sheet.cell(row.rank, body["center"]), sheet.cell(row.label, body["text"]),
                       sheet.cell(row.closure_rate, body["pct"]), sheet.cell(row.closed_total, body["int"]),
-                      sheet.cell(row.items_total, body["int"])])
+                      sheet.cell(row.items_total, body["int"])], height=row_height(lines) if lines > 1 else None)
     if not ranked:
         sheet.note(_("本期各单位均无列入台账的整改措施，不排名。"))
 
@@ -296,9 +354,9 @@ def _write_ranking(sheet, figures):
 
 
 def write_overdue(workbook, styles, figures, calendar):
-    columns = [Column(_("序号"), "center", 6), Column(_("所属单位"), "text", 16), Column(_("问题描述"), "text", 40),
-               Column(_("整改措施"), "text", 40), Column(_("牵头部门"), "text", 16), Column(_("责任人"), "center", 10),
-               Column(_("整改时限"), "date", 12), Column(_("逾期（工作日）"), "int", 9), Column(_("状态"), "center", 10)]
+    columns = [Column(_("序号"), "center", 6), Column(_("所属单位"), "text", 12), Column(_("问题描述"), "text", 36),
+               Column(_("整改措施"), "text", 36), Column(_("牵头部门"), "text", 14), Column(_("责任人"), "center", 8),
+               Column(_("整改时限"), "date", 11), Column(_("逾期（工作日）"), "int", 8), Column(_("状态"), "center", 8)]
     subtitle = _("%(line)s　　红牌（逾期未销号）共 %(n)d 项") % {"line": _scope_line(figures), "n": figures.total.red}
     sheet = Sheet(workbook, styles, _("逾期问题清单"),
                   _("%(period)s 逾期未销号整改措施清单") % {"period": figures.period.title()}, subtitle, columns)
@@ -316,10 +374,10 @@ def write_overdue(workbook, styles, figures, calendar):
 
 
 def write_new_problems(workbook, styles, figures, name):
-    columns = [Column(_("序号"), "center", 6), Column(_("发现单位"), "text", 16), Column(_("发现时间"), "datetime", 16),
-               Column(_("问题来源"), "center", 12), Column(_("问题类别"), "center", 12), Column(_("细分类"), "text", 16),
-               Column(_("问题描述"), "text", 48), Column(_("处理方式"), "center", 12), Column(_("责任单位"), "text", 16),
-               Column(_("整改状态"), "center", 12)]
+    columns = [Column(_("序号"), "center", 6), Column(_("发现单位"), "text", 12), Column(_("发现时间"), "datetime", 18),
+               Column(_("问题来源"), "center", 10), Column(_("问题类别"), "center", 12), Column(_("细分类"), "text", 14),
+               Column(_("问题描述"), "text", 42), Column(_("处理方式"), "center", 10), Column(_("责任单位"), "text", 14),
+               Column(_("整改状态"), "center", 10)]
     subtitle = _("%(line)s　　共 %(n)d 个") % {"line": _scope_line(figures), "n": figures.total.problems}
     sheet = Sheet(workbook, styles, name, _("%(period)s 新发现问题清单") % {"period": figures.period.title()},
                   subtitle, columns)
@@ -346,16 +404,16 @@ def write_new_problems(workbook, styles, figures, name):
 def write_closures(workbook, styles, figures):
     limit, materials = _("办理时限（工作日）"), _("申请材料（件）")
     steps, trips = _("办理环节（个）"), _("跑动次数（次）")
-    columns = [Column(_("序号"), "center", 6), Column(_("单位"), "text", 16), Column(_("问题描述"), "text", 34),
-               Column(_("整改措施"), "text", 34), Column(_("牵头部门"), "text", 14), Column(_("销号日期"), "date", 12),
+    columns = [Column(_("序号"), "center", 5), Column(_("单位"), "text", 12), Column(_("问题描述"), "text", 26),
+               Column(_("整改措施"), "text", 26), Column(_("牵头部门"), "text", 12), Column(_("销号日期"), "date", 11),
                Column(_("整改前"), group=limit, width=7), Column(_("整改后"), group=limit, width=7),
                Column(_("压缩率"), "pct", group=limit, width=7),
                Column(_("整改前"), group=materials, width=7), Column(_("整改后"), group=materials, width=7),
                Column(_("整改前"), group=steps, width=7), Column(_("整改后"), group=steps, width=7),
                Column(_("整改前"), group=trips, width=7), Column(_("整改后"), group=trips, width=7),
-               Column(_("整改情况"), "text", 40)]
+               Column(_("整改情况"), "text", 26)]
     subtitle = _("%(line)s　　本期审核销号 %(n)d 项") % {"line": _scope_line(figures), "n": figures.total.closures}
-    sheet = Sheet(workbook, styles, _("整改成效"), _("%(period)s 整改销号成效") % {"period": figures.period.title()},
+    sheet = Sheet(workbook, styles, _("销号成效清单"), _("%(period)s 整改销号成效") % {"period": figures.period.title()},
                   subtitle, columns)
     for number, record in enumerate(period_closures(figures.scope, figures.period), start=1):
         (unit, problem, measure, lead, reviewed_at, tl_before, tl_after, m_before, m_after, s_before, s_after,
@@ -431,7 +489,7 @@ def build_workbook(kind, scope, period, *, today=None, progress=None, figures=No
     # Style indexes live in the workbook; a stand-in parent lets Styles register them before any sheet exists.
     styles = Styles(SimpleNamespace(parent=workbook))
     monthly = kind == Report.Kind.MONTHLY
-    write_summary(workbook, styles, figures, circular_title(period) if monthly else weekly_title(period))
+    write_topics(workbook, styles, figures, circular_title(period) if monthly else weekly_title(period))
     progress(45)
     write_overdue(workbook, styles, figures, calendar)
     progress(60)

@@ -122,10 +122,12 @@ def report_request(request):
 @login_required
 @role_required(*READERS)
 def report_detail(request, pk):
+    from .circulars import circular_summary
+
     report = get_visible_or_404(Report, request.user, pk=pk)
     return render(request, "ledgers/reports/detail.html", {
         "report": report, "working": report.status in (Report.Status.QUEUED, Report.Status.RUNNING),
-        "can_request": request.user.has_role(*REQUESTERS),
+        "can_request": request.user.has_role(*REQUESTERS), **circular_summary(report),
     })
 
 

@@ -9,6 +9,7 @@ from ledgers.bench import Bench, child as run_child
 
 STEPS = ["ledger", "admin", "export", "iie", "circular", "walk", "dashboard", "api"]
 STEPS += ["imports"]  # ledgers/imports/benchmark.py
+STEPS += ["circular_docx"]  # the circular as a document (ledgers/reports/document.py)
 
 
 class Command(BaseCommand):

@@ -1,7 +1,9 @@
-"""python manage.py circular --month 2022-05 [--unit CODE] [--out FILE]
+"""python manage.py circular --month 2022-05 [--unit CODE] [--format xlsx|docx|pdf] [--out FILE]
 
 Without --out the circular is stored as the Report of that month and scope (replacing an earlier
-one), exactly as the monthly task does; with --out it is only written to the file.
+one), exactly as the monthly task does; with --out it is only written to the file: the workbook
+(xlsx), the document (docx, a 公文 with the narrative drafted from the figures and the clerk's saved
+paragraphs) or the document as PDF (through LibreOffice).
 """
 
 from pathlib import Path
@@ -15,7 +17,28 @@ from ledgers.reports.figures import Period, PeriodError
 from ledgers.reports.jobs import ensure_report, record_failure, run_report
 
 
-def run(command, kind, text, unit_code, out):
+FORMATS = ("xlsx", "docx", "pdf")
+
+
+def file_content(kind, scope, period, fmt):
+    """The circular or summary in one of FORMATS, built by the code the report pages use."""
+    if fmt == "xlsx":
+        return build_workbook(kind, scope, period)
+    from ledgers.reports.circulars import document_bytes
+    from ledgers.reports.pdf import PdfUnavailable, to_pdf
+
+    report = Report(kind=kind, period=period.label, period_start=period.start, period_end=period.end, scope=scope)
+    saved = Report.objects.filter(kind=kind, period=period.label, scope=scope).first()
+    content = document_bytes(saved or report)  # the clerk's saved paragraphs, when there are any
+    if fmt == "docx":
+        return content
+    try:
+        return to_pdf(content, "docx")
+    except PdfUnavailable as error:
+        raise CommandError(str(error)) from None
+
+
+def run(command, kind, text, unit_code, out, fmt="xlsx"):
     """Shared with weekly_summary; the same code the Celery tasks run."""
     try:
         period = Period.parse(kind, text)
@@ -37,9 +60,11 @@ def run(command, kind, text, unit_code, out):
         path = Path(out)
         if not path.parent.exists():
             raise CommandError(f"目录不存在：{path.parent}")
-        path.write_bytes(build_workbook(kind, scopes[0], period))
+        path.write_bytes(file_content(kind, scopes[0], period, fmt))
         command.stdout.write(f"已生成 {path}")
         return
+    if fmt != "xlsx":
+        raise CommandError(f"--format {fmt} 需要与 --out 一起使用（系统中的报表保存为 Excel）。")
     for scope in scopes:
         report, fresh = ensure_report(kind, period, scope)
         if not fresh:
@@ -58,7 +83,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--month", required=True, help="月份，如 2022-05")
         parser.add_argument("--unit", help="单位代码；不填则为全部顶级单位")
-        parser.add_argument("--out", help="输出文件路径（.xlsx）；不填则保存为系统中的报表")
+        parser.add_argument("--format", choices=FORMATS, default="xlsx",
+                            help="xlsx：通报表；docx：公文；pdf：公文的 PDF（需要 LibreOffice）")
+        parser.add_argument("--out", help="输出文件路径；不填则保存为系统中的报表（Excel）")
 
     def handle(self, *args, **options):
-        run(self, Report.Kind.MONTHLY, options["month"], options.get("unit"), options.get("out"))
+        run(self, Report.Kind.MONTHLY, options["month"], options.get("unit"), options.get("out"), options["format"])
