@@ -4,7 +4,9 @@ every answer matches what the schema says (status codes, content type, body, hea
 import pytest
 import schemathesis
 from django.core.cache import cache
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
@@ -15,8 +17,20 @@ from tests.world import build_world, make_item
 EXAMPLES = 25  # per endpoint: enough to reach each error path, small enough for well under a minute
 
 
+@pytest.fixture(autouse=True)
+def connection_kept_between_requests():
+    """The real WSGI handler closes the connection around each request; inside the test's
+    transaction that would end the test's connection (PostgreSQL). Django's own test client
+    holds these signals back the same way."""
+    for signal in (request_started, request_finished):
+        signal.disconnect(close_old_connections)
+    yield
+    for signal in (request_started, request_finished):
+        signal.connect(close_old_connections)
+
+
 @pytest.fixture
-def authorization(db, django_capture_on_commit_callbacks):
+def authorization(db):
     cache.clear()
     w = build_world()
     make_item(w)
