@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from ..cards import RED, YELLOW, card_clock
 from ..models import Attachment, Notification, RectificationItem, Role, WalkSession
+from ..roles import manages_global_settings
 from ..workdays import provisional_years
 from .common import get_visible_or_404
 
@@ -36,6 +37,7 @@ def home(request):
         }
     if user.has_role(Role.ADMIN):
         context["provisional_years"] = provisional_years(clock.calendar, clock.today)
+        context["can_enter_calendar"] = manages_global_settings(user)
     return render(request, "ledgers/home.html", context)
 
 
