@@ -107,8 +107,14 @@ class WebhookEndpointAdmin(ScopedAdmin):
     list_filter = ["is_active"]
     search_fields = ["name", "url", "unit__name"]
     list_select_related = ["unit"]
-    readonly_fields = ["created_at"]  # the secret is shown once, when made or renewed, never on this page
+    readonly_fields = ["secret_note", "created_at"]  # the secret itself is shown once, when made or renewed
     actions = ["renew_secret"]
+
+    @admin.display(description=_("签名密钥"))
+    def secret_note(self, endpoint):
+        if endpoint is None or endpoint.pk is None:
+            return _("保存后显示一次，请立即复制。")
+        return _("只在创建或更换时显示一次；遗失时在列表中勾选本地址，执行“更换所选推送地址的签名密钥”。")
 
     def secrets_page(self, request, endpoints, title):
         return shown_once(TemplateResponse(request, "admin/api/webhook_secrets.html", {
