@@ -80,7 +80,7 @@ class ApiTokenAdmin(ScopedAdmin):
             **self.admin_site.each_context(request), "token": obj, "secret": obj._secret,
             "opts": self.model._meta, "title": _("接口令牌已创建")}))
 
-    @admin.action(description=_("吊销所选令牌"))
+    @admin.action(description=_("吊销所选令牌"), permissions=["change"])
     def revoke(self, request, queryset):
         tokens = list(queryset.filter(revoked_at__isnull=True))
         for token in tokens:
