@@ -297,7 +297,11 @@ class UserAdmin(ScopedAdmin, DjangoUserAdmin):
         return fields
 
     def editable(self, request, obj):
-        return super().editable(request, obj) and (obj is None or not outranks(obj, request.user))
+        # An API token's account is managed on the token's page: a password or a role given here
+        # would let the integration's account sign in to the site, or act beyond its scopes.
+        if obj is not None and (outranks(obj, request.user) or hasattr(obj, "api_token")):
+            return False
+        return super().editable(request, obj)
 
     def has_delete_permission(self, request, obj=None):
         own = obj is not None and obj.pk == request.user.pk

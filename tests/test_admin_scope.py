@@ -27,12 +27,19 @@ from django.urls import reverse
 from django.utils import timezone
 
 from ledgers.admin import ScopedAdmin
+from ledgers.api.auth import issue_token
 from ledgers.models import (
+    ActivationCode,
+    ApiToken,
     Attachment,
     CalendarOverride,
     Campaign,
     ClosureRecord,
     ExtensionRequest,
+    ExternalTicket,
+    ImportBatch,
+    ImportKey,
+    ImportMapping,
     ItemEvent,
     LedgerExport,
     Notification,
@@ -47,6 +54,8 @@ from ledgers.models import (
     Unit,
     User,
     WalkSession,
+    WebhookDelivery,
+    WebhookEndpoint,
 )
 from tests.world import build_world, make_item, make_problem, make_user, make_walk
 
@@ -86,6 +95,22 @@ def attachment(w, unit):
     row = Attachment(unit=unit, original_name="现场.png", content_type="image/png", size=3, uploaded_by=person(unit))
     row.file.save("p.png", ContentFile(b"png"), save=True)
     return row
+
+
+def token(w, unit):
+    row = ApiToken(name=f"12345热线（{unit.name}）", unit=unit, scopes=["problems:write", "items:read"])
+    issue_token(row, created_by=person(unit))
+    return row
+
+
+def endpoint(w, unit):
+    return WebhookEndpoint.objects.create(name=f"督办平台（{unit.name}）", unit=unit, url="https://hook.example.cn/wf",
+                                          events=["item.closed"])
+
+
+def batch(w, unit):
+    return ImportBatch.objects.create(kind=ImportBatch.Kind.LEDGER, original_name=f"{unit.name}台账.xlsx", unit=unit,
+                                      file=f"imports/2026/11/{unit.code}.xlsx", created_by=person(unit))
 
 
 TODAY = datetime.date(2026, 11, 2)
@@ -139,6 +164,32 @@ ENTRIES = {
                                      item=item(w, unit), kind=ReminderLog.Kind.DUE_3, day=TODAY)),
     "ledgers.ledgerexport": Entry(READ_ONLY, place=lambda row: row.requested_by.unit, private=True,
                                   make=lambda w, unit: LedgerExport.objects.create(requested_by=person(unit))),
+    # ledgers/api: a token and a receiver belong to a unit, their tickets and deliveries follow them.
+    "ledgers.apitoken": Entry(SCOPED, place=lambda row: row.unit, make=token),
+    "ledgers.externalticket": Entry(READ_ONLY, place=lambda row: row.problem.unit,
+                                    make=lambda w, unit: ExternalTicket.objects.create(
+                                        source=Problem.Source.HOTLINE, external_number=f"GD-{unit.code}",
+                                        problem=make_problem(w, unit=unit, created_by=person(unit),
+                                                             source=Problem.Source.HOTLINE),
+                                        digest="0" * 64, token=token(w, unit))),
+    "ledgers.webhookendpoint": Entry(SCOPED, place=lambda row: row.unit, make=endpoint),
+    "ledgers.webhookdelivery": Entry(READ_ONLY, place=lambda row: row.endpoint.unit,
+                                     make=lambda w, unit: WebhookDelivery.objects.create(
+                                         endpoint=endpoint(w, unit), event="item.closed", item=item(w, unit),
+                                         body='{"event": "item.closed"}')),
+    # ledgers/imports: a batch is its importer's alone (it holds their file and first sign-in codes).
+    "ledgers.importbatch": Entry(READ_ONLY, place=lambda row: row.unit, private=True, make=batch),
+    "ledgers.importmapping": Entry(READ_ONLY, place=lambda row: row.unit,
+                                   make=lambda w, unit: ImportMapping.objects.create(
+                                       unit=unit, kind=ImportBatch.Kind.LEDGER, mapping={"整改措施": "measure"},
+                                       updated_by=person(unit))),
+    "ledgers.importkey": Entry(READ_ONLY, place=lambda row: row.item.unit,
+                               make=lambda w, unit: ImportKey.objects.create(
+                                   unit=unit, key=f"{unit.code}-001", item=item(w, unit), batch=batch(w, unit))),
+    "ledgers.activationcode": Entry(READ_ONLY, place=lambda row: row.user.unit,
+                                    make=lambda w, unit: ActivationCode.objects.create(
+                                        user=person(unit), digest=f"{unit.code:0>64}"[-64:], salt="0" * 32,
+                                        batch=batch(w, unit), expires_at=timezone.now() + datetime.timedelta(days=14))),
 }
 
 # Fields that carry a privilege, POSTed on every model that has them, whether the form shows them or not.

@@ -325,6 +325,16 @@ class LedgerApiTestCase(FreshRateLimit, TestCase):
                                 content_type="application/json", HTTP_X_CSRFTOKEN=token)
         self.assertEqual(response.status_code, 200, response.content)
 
+    def test_a_time_out_of_range_or_a_path_with_a_newline_is_a_json_answer(self):
+        # Both were found by tests/test_api_schema.py: year 1 overflowed in the database driver (500),
+        # an encoded newline in the path missed the JSON 404 and got the site's HTML page.
+        for moment in ("0001-01-01", "0001-01-01T00:00:00+08:00", "9999-12-31T23:59:59-08:00"):
+            response = self.api.get(ITEMS, {"updated_since": moment})
+            self.assertEqual(response.status_code, 400, moment)
+            self.assertIn("2000", response.json()["error"]["fields"]["updated_since"])
+        response = self.api.get(f"{ITEMS}a%0Ab/progress/")
+        self.assertEqual((response.status_code, response["Content-Type"]), (404, "application/json"))
+
 
 class FiguresApiTestCase(FreshRateLimit, TestCase):
     @classmethod

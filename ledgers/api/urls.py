@@ -20,6 +20,7 @@ urlpatterns = [
          name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema", permission_classes=[AllowAny],
                                                       authentication_classes=[]), name="docs"),
-    # Anything else under /api/v1/ is a JSON 404, not the site's HTML page.
-    re_path(r"^.*$", views.not_found, name="not_found"),
+    # Anything else under /api/v1/ is a JSON 404, not the site's HTML page, newlines included
+    # ("." stops at an encoded %0A; Django's reverse() refuses the (?s) flag).
+    re_path(r"^[\s\S]*$", views.not_found, name="not_found"),
 ]

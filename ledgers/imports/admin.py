@@ -20,10 +20,7 @@ class ImportMappingAdmin(ReadOnlyAdmin):
     list_display = ["unit", "kind", "updated_by", "updated_at"]
     list_select_related = ["unit", "updated_by"]
 
-    def get_queryset(self, request):
-        queryset = admin.ModelAdmin.get_queryset(self, request)
-        if request.user.is_superuser:
-            return queryset
+    def scope(self, request, queryset):
         path = request.user.unit_path()
         return queryset.filter(unit__path__startswith=path) if path else queryset.none()
 
