@@ -117,7 +117,7 @@ def walk_service_items(request):
     if query:
         items = items.filter(Q(name__icontains=query) | Q(code__iexact=query))
     campaign_id = request.GET.get("campaign", "")
-    if campaign_id.isdigit() and len(campaign_id) < 12:
+    if campaign_id.isdecimal() and len(campaign_id) < 12:
         must = Campaign.must_walk_items.through.objects.filter(campaign_id=int(campaign_id),
                                                                serviceitem_id=OuterRef("pk"))
         items = items.annotate(must=Exists(must)).order_by("-must", "name")
