@@ -210,8 +210,14 @@ def ledger_exports(request):
 @login_required
 def ledger_export_download(request, pk):
     export = get_visible_or_404(LedgerExport, request.user, pk=pk, status=LedgerExport.Status.DONE)
+    if not export.file:
+        raise Http404
+    try:
+        handle = export.file.open("rb")
+    except FileNotFoundError:  # removed from storage since it was built
+        raise Http404 from None
     filename = _("整改台账-%(day)s.xlsx") % {"day": f"{timezone.localtime(export.requested_at):%Y%m%d-%H%M}"}
-    return FileResponse(export.file.open("rb"), as_attachment=True, filename=filename,
+    return FileResponse(handle, as_attachment=True, filename=filename,
                         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
