@@ -42,6 +42,7 @@ from ..forms import (
     ReturnForm,
     SavedFilterForm,
 )
+from ..inputs import date_message
 from ..ledger_export import OverdueDays, export_to_tempfile
 from ..models import (
     Attachment,
@@ -74,11 +75,15 @@ def ledger_filter(request, clock):
     user = request.user
     filterset = LedgerFilter(request.GET, queryset=RectificationItem.objects.visible_to(user), user=user, clock=clock)
     notices = []
-    for name, errors in filterset.form.errors.items():
+    for name, errors in filterset.form.errors.as_data().items():
         field = filterset.form.fields.get(name)
         label = field.label if field is not None else name
-        notices.append(_("筛选条件“%(label)s”的值“%(value)s”无法识别，已忽略。")
-                       % {"label": label, "value": str(request.GET.get(name, ""))[:40]})
+        value = str(request.GET.get(name, ""))[:40]
+        if any(error.code == "date_out_of_range" for error in errors):
+            notices.append(_("筛选条件“%(label)s”的值“%(value)s”已忽略：%(reason)s")
+                           % {"label": label, "value": value, "reason": date_message()})
+            continue
+        notices.append(_("筛选条件“%(label)s”的值“%(value)s”无法识别，已忽略。") % {"label": label, "value": value})
     sort = request.GET.get("sort") or DEFAULT_SORT
     if sort not in SORTS:
         notices.append(_("排序方式无法识别，已按整改时限排序。"))
