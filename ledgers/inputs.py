@@ -7,7 +7,8 @@ admin refuse the same values with the same Chinese message instead of failing fu
 - Integers: an id or a form `version` beyond the database's 64-bit integers makes the query fail
   ("Python int too large"), where a wrong number should be a message.
 - Text: JSON may carry a lone surrogate ("\\ud800") that no encoder, database or spreadsheet
-  accepts; it is refused when the request is read.
+  accepts; it is refused when the request is read. NUL, which PostgreSQL refuses in text, is
+  dropped from query-string text that no form field checks (`query_text`).
 """
 
 import datetime
@@ -47,6 +48,12 @@ class SaneDateField(forms.DateField):
     def widget_attrs(self, widget):
         first, last = SANE_YEARS
         return {**super().widget_attrs(widget), "min": f"{first:04d}-01-01", "max": f"{last:04d}-12-31"}
+
+
+def query_text(value):
+    """Free text read straight from a query string, without NUL: PostgreSQL refuses it in any
+    text comparison, and no one types it. (Form fields refuse it themselves.)"""
+    return (value or "").replace("\x00", "")
 
 
 def has_lone_surrogate(value):

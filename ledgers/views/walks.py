@@ -24,6 +24,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
 
 from .. import walk_submission
+from ..inputs import query_text
 from ..models import (
     Attachment,
     Campaign,
@@ -112,7 +113,7 @@ def walk_keepalive(request):
 @require_GET
 def walk_service_items(request):
     """Type-ahead over the service items the leader may walk; the campaign's must-walk ones first."""
-    query = request.GET.get("q", "").strip()[:100]
+    query = query_text(request.GET.get("q")).strip()[:100]
     items = ServiceItem.objects.visible_to(request.user).filter(is_active=True)
     if query:
         items = items.filter(Q(name__icontains=query) | Q(code__iexact=query))
