@@ -56,7 +56,7 @@ from .models import (
     WalkSession,
 )
 from .notify import notify
-from .uploads import BAD_IMAGE, check_pixel_budget, discard, named_for_type, reencode_image
+from .uploads import BAD_IMAGE, ImageTooLarge, check_pixel_budget, discard, named_for_type, reencode_image
 from .workdays import WorkCalendar
 
 MAX_PROBLEMS = 50
@@ -381,6 +381,8 @@ def normalise_photo(upload):
     upload.seek(0)
     try:
         content, _content_type = reencode_image(upload.read(), max_side=PHOTO_MAX_SIDE, keep_alpha=False)
+    except ImageTooLarge:
+        raise
     except BAD_IMAGE:
         return None
     return content
@@ -405,7 +407,11 @@ def _check_photos(problems, files):
                 errors.setdefault(path, _("照片“%(name)s”超过 %(mb)d MB，请重新拍摄或压缩后上传。")
                                   % {"name": upload.name, "mb": limit // (1024 * 1024)})
                 continue
-            jpeg = normalise_photo(upload)
+            try:
+                jpeg = normalise_photo(upload)
+            except ImageTooLarge:
+                errors.setdefault(path, _("照片“%(name)s”像素过多，请缩小后上传。") % {"name": upload.name})
+                continue
             if jpeg is None:
                 errors.setdefault(path, _("“%(name)s”不是可识别的图片，请上传照片。") % {"name": upload.name})
                 continue

@@ -220,3 +220,11 @@ class PixelTests(EvidenceTestCase):
         self.assertEqual(response.status_code, 400)
         self.assertIn("合计超过", response.json()["message"])
         self.assertEqual(Attachment.objects.count(), 0)
+
+    def test_the_walk_api_names_a_photo_over_the_per_image_limit(self):
+        self.client.force_login(self.w.alice)
+        response = self.client.post(WALK_URL, {"payload": json.dumps(valid_payload(self.w)),
+                                               "photo-0-0": SimpleUploadedFile("大图.png", png_header(8000, 7000))})
+        self.assertEqual(response.status_code, 400)
+        self.assertIn("像素过多", response.json()["errors"]["problems.0.photos"])
+        self.assertEqual(Attachment.objects.count(), 0)
