@@ -8,6 +8,7 @@ from django.db.models import Case, IntegerField, Q, Value, When
 from django.utils.translation import gettext_lazy as _
 
 from .cards import CARD_CHOICES, NONE, RED, YELLOW
+from .inputs import SaneDateField
 from .models import Campaign, Problem, RectificationItem, Role, ServiceItem, SubCategory, Unit, User
 
 
@@ -39,6 +40,12 @@ def apply_sort(queryset, sort):
     return queryset.order_by(*SORTS.get(sort, SORTS[DEFAULT_SORT])[1])
 
 
+class SaneDateFilter(django_filters.DateFilter):
+    """A date outside the window is an invalid value: ignored, with the page's notice."""
+
+    field_class = SaneDateField
+
+
 class LedgerFilter(django_filters.FilterSet):
     campaign = django_filters.ModelChoiceFilter(field_name="problem__campaign", label=_("专项行动"),
                                                 queryset=Campaign.objects.none())
@@ -55,9 +62,9 @@ class LedgerFilter(django_filters.FilterSet):
     lead_unit = django_filters.ModelChoiceFilter(label=_("牵头部门"), queryset=Unit.objects.all())
     service_item = django_filters.ModelChoiceFilter(field_name="problem__service_item", label=_("涉及事项"),
                                                     queryset=ServiceItem.objects.none())
-    deadline_from = django_filters.DateFilter(field_name="deadline", lookup_expr="gte", label=_("时限起"),
+    deadline_from = SaneDateFilter(field_name="deadline", lookup_expr="gte", label=_("时限起"),
                                               widget=forms.DateInput(attrs={"type": "date"}))
-    deadline_to = django_filters.DateFilter(field_name="deadline", lookup_expr="lte", label=_("时限止"),
+    deadline_to = SaneDateFilter(field_name="deadline", lookup_expr="lte", label=_("时限止"),
                                             widget=forms.DateInput(attrs={"type": "date"}))
     card = django_filters.ChoiceFilter(label=_("红黄牌"), choices=CARD_CHOICES, method="filter_card")
     q = django_filters.CharFilter(label=_("关键词"), method="search", max_length=100)

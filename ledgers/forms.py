@@ -5,9 +5,10 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from .inputs import MAX_INTEGER, SaneDateField
 from .models import ClosureRecord
 from .services import FIGURE_FIELDS, assignable_owners, supervised_units
-from .uploads import validate_upload
+from .uploads import check_pixel_budget, validate_upload
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 MAX_FILES = 10
@@ -15,7 +16,7 @@ MAX_BULK = 200
 
 
 class VersionedForm(forms.Form):
-    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+    version = forms.IntegerField(widget=forms.HiddenInput, min_value=1, max_value=MAX_INTEGER)
 
 
 class ProgressForm(VersionedForm):
@@ -23,7 +24,7 @@ class ProgressForm(VersionedForm):
 
 
 class ExtensionRequestForm(VersionedForm):
-    new_deadline = forms.DateField(label=_("申请延期至"), widget=DATE)
+    new_deadline = SaneDateField(label=_("申请延期至"), widget=DATE)
     reason = forms.CharField(label=_("延期理由"), max_length=2000, widget=forms.Textarea(attrs={"rows": 3}))
 
 
@@ -70,7 +71,9 @@ class ClosureRequestForm(VersionedForm):
 
     def clean_files(self):
         # Validated here, before the service's transaction: a bad file refuses the whole request.
-        return [validate_upload(one) for one in self.cleaned_data.get("files") or []]
+        files = self.cleaned_data.get("files") or []
+        check_pixel_budget(files)
+        return [validate_upload(one) for one in files]
 
     def clean(self):
         data = super().clean()
@@ -122,13 +125,13 @@ class LeadUnitForm(VersionedForm):
 
 
 class DeadlineForm(VersionedForm):
-    deadline = forms.DateField(label=_("新整改时限"), widget=DATE)
+    deadline = SaneDateField(label=_("新整改时限"), widget=DATE)
     note = forms.CharField(label=_("说明"), max_length=2000, required=False)
 
 
 class ReopenForm(VersionedForm):
     reason = forms.CharField(label=_("回头看发现的情况"), max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
-    deadline = forms.DateField(label=_("新整改时限（可不填）"), widget=DATE, required=False)
+    deadline = SaneDateField(label=_("新整改时限（可不填）"), widget=DATE, required=False)
 
 
 class BulkForm(forms.Form):
@@ -139,7 +142,7 @@ class BulkForm(forms.Form):
         "required": _("请先勾选要处理的整改措施。")})
     note = forms.CharField(label=_("说明"), max_length=2000, required=False)
     owner = OwnerChoiceField(label=_("新责任人"), queryset=None, required=False)
-    deadline = forms.DateField(label=_("新整改时限"), widget=DATE, required=False)
+    deadline = SaneDateField(label=_("新整改时限"), widget=DATE, required=False)
 
     def __init__(self, *args, actor, **kwargs):
         super().__init__(*args, **kwargs)

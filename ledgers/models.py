@@ -18,6 +18,8 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
+from .inputs import validate_sane_date
+
 PATH_STEP = 4  # digits per level of Unit.path: 9,999 children per unit is plenty for a province
 
 
@@ -178,7 +180,7 @@ def _scope_q(user, *unit_fields):
 class CalendarOverride(models.Model):
     """A day set by an administrator from a State Council notice, winning over both packages."""
 
-    date = models.DateField(_("日期"), unique=True)
+    date = models.DateField(_("日期"), unique=True, validators=[validate_sane_date])
     is_workday = models.BooleanField(_("是否工作日"), help_text=_("勾选：调休上班日；不勾选：放假日。"))
     source = models.CharField(_("依据（国务院办公厅通知）"), max_length=200)
     created_at = models.DateTimeField(_("录入时间"), default=timezone.now)
@@ -284,8 +286,8 @@ class Campaign(models.Model):
     unit = models.ForeignKey(Unit, verbose_name=_("组织单位"), on_delete=models.PROTECT, related_name="campaigns")
     plan_document = models.CharField(_("行动方案文号"), max_length=200, blank=True)
     description = models.TextField(_("说明"), blank=True)
-    start_date = models.DateField(_("开始日期"))
-    end_date = models.DateField(_("结束日期"), null=True, blank=True)
+    start_date = models.DateField(_("开始日期"), validators=[validate_sane_date])
+    end_date = models.DateField(_("结束日期"), null=True, blank=True, validators=[validate_sane_date])
     must_walk_items = models.ManyToManyField(ServiceItem, verbose_name=_("必走事项"), blank=True,
                                              related_name="must_walk_in")
     created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
@@ -391,8 +393,8 @@ class WalkSession(models.Model):
     identity = models.CharField(_("体验身份"), max_length=20, choices=Identity.choices)
     way = models.CharField(_("走流程方式"), max_length=20, choices=Way.choices)
     place = models.CharField(_("地点"), max_length=200, blank=True)
-    started_at = models.DateTimeField(_("开始时间"))
-    ended_at = models.DateTimeField(_("结束时间"), null=True, blank=True)
+    started_at = models.DateTimeField(_("开始时间"), validators=[validate_sane_date])
+    ended_at = models.DateTimeField(_("结束时间"), null=True, blank=True, validators=[validate_sane_date])
     notes = models.TextField(_("体验情况"), blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("录入人"), on_delete=models.PROTECT,
                                    related_name="+")
@@ -462,7 +464,7 @@ class Problem(models.Model):
     resolution = models.CharField(_("处理方式"), max_length=20, choices=Resolution.choices,
                                   default=Resolution.LEDGER)
     on_spot_action = models.TextField(_("立行立改措施"), blank=True)
-    found_at = models.DateTimeField(_("发现时间"), default=timezone.now)
+    found_at = models.DateTimeField(_("发现时间"), default=timezone.now, validators=[validate_sane_date])
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("录入人"), on_delete=models.PROTECT,
                                    related_name="+")
     created_at = models.DateTimeField(_("录入时间"), default=timezone.now)
@@ -544,8 +546,8 @@ class RectificationItem(models.Model):
                               related_name="items_owned")
     kind = models.CharField(_("整改类型"), max_length=20, choices=Kind.choices, default=Kind.TIME_LIMITED)
     status = models.CharField(_("状态"), max_length=20, choices=Status.choices, default=Status.OPEN)
-    opened_on = models.DateField(_("立项日期"), default=timezone.localdate)
-    deadline = models.DateField(_("整改时限"))
+    opened_on = models.DateField(_("立项日期"), default=timezone.localdate, validators=[validate_sane_date])
+    deadline = models.DateField(_("整改时限"), validators=[validate_sane_date])
     closed_at = models.DateTimeField(_("销号时间"), null=True, blank=True)
     version = models.PositiveIntegerField(_("版本"), default=1, editable=False)
     created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
@@ -661,7 +663,7 @@ class ExtensionRequest(models.Model):
                                      related_name="+")
     requested_at = models.DateTimeField(_("申请时间"), default=timezone.now)
     old_deadline = models.DateField(_("原整改时限"))
-    new_deadline = models.DateField(_("申请延期至"))
+    new_deadline = models.DateField(_("申请延期至"), validators=[validate_sane_date])
     reason = models.TextField(_("延期理由"))
     decision = models.CharField(_("审核结果"), max_length=20, choices=Decision.choices, default=Decision.PENDING)
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name=_("审核人"), null=True, blank=True,

@@ -32,7 +32,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
 from django.http.multipartparser import MultiPartParserError
@@ -41,6 +41,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
+from .inputs import MAX_INTEGER, date_message, has_lone_surrogate, is_sane_date
 from .models import (
     Attachment,
     Campaign,
@@ -55,7 +56,7 @@ from .models import (
     WalkSession,
 )
 from .notify import notify
-from .uploads import BAD_IMAGE, discard, reencode_image
+from .uploads import BAD_IMAGE, ImageTooLarge, check_pixel_budget, discard, named_for_type, reencode_image
 from .workdays import WorkCalendar
 
 MAX_PROBLEMS = 50
@@ -108,10 +109,15 @@ def read_request(request):
         raise Refused(400, _("提交的数据无法读取，请重试。")) from None
     try:
         payload = json.loads(text)
+        garbled = has_lone_surrogate(payload)
     except (ValueError, RecursionError):
         raise Refused(400, _("提交的数据格式不正确。")) from None
     if not isinstance(payload, dict):
         raise Refused(400, _("提交的数据格式不正确。"))
+    if garbled:
+        # json.loads turns "\ud800" into a lone surrogate that neither the database nor the
+        # submission's digest can encode.
+        raise Refused(400, _("提交的内容含有无法识别的字符，请删除后重新输入。"))
     return payload, files
 
 
@@ -163,10 +169,12 @@ class Checker:
             if required:
                 return self.fail(path, message or _("此项必填。"))
             return None
-        if isinstance(value, str) and value.strip().isdigit():
-            value = int(value.strip())
+        if isinstance(value, str) and value.strip().isdecimal() and len(value.strip()) <= 12:
+            value = int(value.strip())  # isdecimal, not isdigit: int("²") raises
         if isinstance(value, bool) or not isinstance(value, int):
             return self.fail(path, _("请填写整数。"))
+        if abs(value) > MAX_INTEGER:
+            return self.fail(path, _("数字过大。"))
         if value < minimum or (maximum is not None and value > maximum):
             if maximum is None:
                 return self.fail(path, _("不能小于 %(min)d。") % {"min": minimum})
@@ -195,6 +203,8 @@ class Checker:
             parsed = None
         if parsed is None:
             return self.fail(path, _("时间格式不正确。"))
+        if not is_sane_date(parsed):
+            return self.fail(path, date_message())
         if timezone.is_naive(parsed):
             parsed = timezone.make_aware(parsed)
         return parsed
@@ -351,6 +361,8 @@ def _check_deadline(c, row, p, today):
         deadline = None
     if deadline is None:
         return c.fail(p + "deadline", _("整改时限不是有效的日期。")), {}
+    if not is_sane_date(deadline):
+        return c.fail(p + "deadline", date_message()), {}
     if deadline < today:
         return c.fail(p + "deadline", _("整改时限不能早于今天。")), {}
     return deadline, {}
@@ -369,6 +381,8 @@ def normalise_photo(upload):
     upload.seek(0)
     try:
         content, _content_type = reencode_image(upload.read(), max_side=PHOTO_MAX_SIDE, keep_alpha=False)
+    except ImageTooLarge:
+        raise
     except BAD_IMAGE:
         return None
     return content
@@ -377,6 +391,11 @@ def normalise_photo(upload):
 def _check_photos(problems, files):
     errors = {}
     limit = settings.UPLOAD_MAX_BYTES
+    named = {name for problem in problems for name in problem.photo_names}
+    try:
+        check_pixel_budget([files[name] for name in sorted(named) if name in files])
+    except ValidationError as error:
+        raise Refused(400, error.messages[0]) from None
     for problem in problems:
         path = f"problems.{problem.index}.photos"
         for name in problem.photo_names:
@@ -388,11 +407,15 @@ def _check_photos(problems, files):
                 errors.setdefault(path, _("照片“%(name)s”超过 %(mb)d MB，请重新拍摄或压缩后上传。")
                                   % {"name": upload.name, "mb": limit // (1024 * 1024)})
                 continue
-            jpeg = normalise_photo(upload)
+            try:
+                jpeg = normalise_photo(upload)
+            except ImageTooLarge:
+                errors.setdefault(path, _("照片“%(name)s”像素过多，请缩小后上传。") % {"name": upload.name})
+                continue
             if jpeg is None:
                 errors.setdefault(path, _("“%(name)s”不是可识别的图片，请上传照片。") % {"name": upload.name})
                 continue
-            problem.photos.append((upload.name[:200] or "photo.jpg", jpeg))
+            problem.photos.append((named_for_type(upload.name[:200] or "photo", "image/jpeg"), jpeg))
     if errors:
         raise Refused(400, _("请检查标红的项目。"), errors)
 

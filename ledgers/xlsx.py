@@ -4,7 +4,8 @@ openpyxl writes any string starting with "=" as a live formula, and Excel/WPS ma
 "@" into one when the user edits the cell. Control characters make the writer raise and abort the
 whole export. `FastRows` writes every string as an inline string (never a formula) after
 `safe_text`, and text that looks like a formula also gets Excel's "quote prefix" style, so it stays
-text even when someone edits it. The text itself is unchanged.
+text even when someone edits it. The text itself is unchanged (a literal "_xHHHH_" is escaped so
+that Excel shows it as typed, see `excel_literal`).
 """
 
 import re
@@ -16,6 +17,11 @@ TRUNCATION_MARK = "…（已截断）"
 # Control characters, and what XML 1.0 cannot carry at all (lone surrogates, U+FFFE, U+FFFF).
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 FORMULA_STARTS = ("=", "+", "-", "@")
+# Excel and WPS read "_xHHHH_" in a string cell as the character U+HHHH (ECMA-376 ST_Xstring), so
+# typed "_x003D_1" would show as "=1". An underscore that starts such a sequence is written as
+# "_x005F_" (an escaped underscore), which they read back as "_". A lookahead, so that in
+# "_x0041_x0042_" the second sequence, sharing the first one's closing underscore, is escaped too.
+_EXCEL_ESCAPE = re.compile("_(?=x[0-9A-Fa-f]{4}_)")
 
 
 def safe_text(value):
@@ -26,6 +32,11 @@ def safe_text(value):
     if len(text) > MAX_CELL_CHARS:
         text = text[: MAX_CELL_CHARS - len(TRUNCATION_MARK)] + TRUNCATION_MARK
     return text
+
+
+def excel_literal(text):
+    """The text with every literal "_xHHHH_" protected from Excel's decoding."""
+    return _EXCEL_ESCAPE.sub("_x005F_", text)
 
 
 def display_width(text):
@@ -136,7 +147,7 @@ class FastRows:
                     style = self._quoted_style(style)
                 cell_element.set("t", "inlineStr")
                 holder = SubElement(SubElement(cell_element, "is"), "t")
-                holder.text = text
+                holder.text = excel_literal(text)
                 if text != text.strip():
                     holder.set("{http://www.w3.org/XML/1998/namespace}space", "preserve")
             elif isinstance(value, bool):

@@ -2,13 +2,24 @@
 project and comes back from openpyxl as plain text (never a formula cell), equal to what was typed
 minus the characters a cell cannot hold (ledgers.xlsx.safe_text), and no export ever crashes.
 
+"Comes back" means as Excel and WPS show it: they decode "_xHHHH_" in a string cell as the
+character U+HHHH, which openpyxl's reader does not do for inline strings, so the text openpyxl reads
+is decoded here the way Excel does (openpyxl.utils.escape.unescape, leftmost match first). A typed
+"_x003D_1" must therefore be written as "_x005F_x003D_1" and shows as typed.
+
 Covered: the cell helpers themselves (write-only and normal-mode cells), the ledger export
 (problem description and measure of an item) and the monthly circular (the description and measure
 on 逾期问题清单, the description on 本月新增问题).
 """
 
+import csv
 import datetime
 import io
+import shutil
+import subprocess
+import tempfile
+import unittest
+from pathlib import Path
 
 from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hypothesis_settings
@@ -16,6 +27,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase as HypothesisTestCase
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Font
+from openpyxl.utils.escape import unescape
 
 from ledgers import xlsx
 from ledgers.cards import card_clock
@@ -30,13 +42,18 @@ CONTROL = "".join(map(chr, [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 
 NONCHARACTERS = "\ufffe\uffff"
 REMOVED = set(CONTROL + NONCHARACTERS)
 ATTACKS = ["=cmd|' /C calc'!A0", '=HYPERLINK("http://evil.example/","点我")', "+1+1", "-2+3", "@SUM(A1:A9)",
-           "=1+1", "\t=1+1", "\r\n=1", " =1", "＝1+1", "_x0041_", "=", "+", "-", "@"]
+           "=1+1", "\t=1+1", "\r\n=1", " =1", "＝1+1", "_x0041_", "=", "+", "-", "@",
+           "_x003D_1+1", "_x003d_HYPERLINK(1)", "_x0041_x0042_", "__x0041_", "_x005F_x0041_", "_x005F_", "_x000D_"]
+# Text around Excel's escape syntax: "_x" followed by hex digits and underscores in any mix.
+escapes = st.tuples(st.sampled_from(["_x", "_X", "x", "_"]), st.text(st.sampled_from("0123456789abcdefABCDEF_x"),
+                                                                      max_size=7)).map("".join)
 
 characters = st.characters(exclude_categories=("Cs",))  # lone surrogates cannot reach a Python str from a form
 pieces = st.one_of(
     st.text(characters, max_size=40),
     st.text(st.sampled_from(CONTROL + NONCHARACTERS + "=+-@\t\r\n\"'|!;,"), max_size=10),
     st.sampled_from(ATTACKS),
+    escapes,
 )
 texts = st.one_of(
     st.text(characters),
@@ -71,7 +88,8 @@ def assert_no_formula(testcase, book):
 
 
 def value_of(cell):
-    return "" if cell.value is None else cell.value  # an empty string is stored as an empty cell
+    """The cell's text as Excel shows it; an empty string is stored as an empty cell."""
+    return "" if cell.value is None else unescape(cell.value)
 
 
 def assert_text(testcase, cell, text):
@@ -115,6 +133,30 @@ class FastRowsTests(HypothesisTestCase):
         cut = xlsx.safe_text("x" * 40_000)
         self.assertEqual(len(cut), xlsx.MAX_CELL_CHARS)
         self.assertTrue(cut.endswith(xlsx.TRUNCATION_MARK))
+
+    def test_it_escapes_the_underscore_of_every_literal_escape_sequence(self):
+        self.assertEqual(xlsx.excel_literal("_x003D_1+1"), "_x005F_x003D_1+1")
+        self.assertEqual(xlsx.excel_literal("_x0041_x0042_"), "_x005F_x0041_x005F_x0042_")
+        self.assertEqual(xlsx.excel_literal("a_x12_ _xZZZZ_ x0041_"), "a_x12_ _xZZZZ_ x0041_")
+        self.assertEqual(unescape(xlsx.excel_literal("_x0041_x0042_")), "_x0041_x0042_")
+
+    @unittest.skipUnless(shutil.which("soffice"), "LibreOffice (soffice) is not installed")
+    def test_libreoffice_shows_the_typed_text(self):
+        # A second reader besides openpyxl: LibreOffice decodes the escaped underscore too.
+        typed = ["_x003D_1+1", "_x005F_", "_x0041_x0042_", "__x0041_", "普通文字_x4E2D_"]
+        writer = Workbook(write_only=True)
+        rows = xlsx.FastRows(writer.create_sheet("写入"))
+        for text in typed:
+            rows.append([text])
+        with tempfile.TemporaryDirectory() as folder:
+            book = Path(folder) / "typed.xlsx"
+            writer.save(book)
+            subprocess.run(["soffice", "--headless", f"-env:UserInstallation=file://{folder}/profile",
+                            "--convert-to", "csv:Text - txt - csv (StarCalc):44,34,76", "--outdir", folder,
+                            str(book)], check=True, capture_output=True, timeout=180)
+            with open(Path(folder) / "typed.csv", encoding="utf-8", newline="") as handle:
+                shown = [row[0] for row in csv.reader(handle)]
+        self.assertEqual(shown, typed)
 
 
 class LedgerExportTests(HypothesisTestCase):

@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from ..cards import card_clock
+from ..inputs import SANE_YEARS, date_message
 from ..models import (
     PATH_STEP,
     Campaign,
@@ -87,12 +88,14 @@ class Period:
                 year, month = text.split("-")
                 if len(year) != 4 or len(month) != 2:
                     raise ValueError
-                return cls.month(int(year), int(month))
+                return cls.month(_sane_year(year), int(month))
             if kind == Report.Kind.WEEKLY:
                 year, week = text.upper().split("-W")
                 if len(year) != 4 or len(week) != 2:
                     raise ValueError
-                return cls.week(int(year), int(week))
+                return cls.week(_sane_year(year), int(week))
+        except PeriodError:
+            raise
         except ValueError:
             pass
         if kind == Report.Kind.MONTHLY:
@@ -129,6 +132,15 @@ class Period:
 
     def span(self):
         return _("%(start)s至%(end)s") % {"start": chinese_date(self.start), "end": chinese_date(self.end)}
+
+
+def _sane_year(text):
+    """The year of a typed period, inside the window every date input shares (ledgers.inputs):
+    week 9999-W52 has no next week and 0001-W01 no previous one, so they never reach Period."""
+    year = int(text)
+    if not SANE_YEARS[0] <= year <= SANE_YEARS[1]:
+        raise PeriodError(date_message())
+    return year
 
 
 def local_midnight(day):

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 from ..cards import RED, YELLOW, card_clock
 from ..models import Attachment, Notification, RectificationItem, Role, WalkSession
 from ..roles import manages_global_settings
+from ..uploads import named_for_type
 from ..workdays import provisional_years
 from .common import get_visible_or_404
 
@@ -48,8 +49,9 @@ def attachment(request, pk):
         handle = item.file.open("rb")
     except FileNotFoundError:
         raise Http404 from None
-    response = FileResponse(handle, content_type=item.content_type,
-                            as_attachment=not item.is_image, filename=item.original_name)
+    # The name's extension follows the type detected at upload, for rows stored before that rule too.
+    response = FileResponse(handle, content_type=item.content_type, as_attachment=not item.is_image,
+                            filename=named_for_type(item.original_name, item.content_type))
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response

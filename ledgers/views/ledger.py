@@ -42,6 +42,7 @@ from ..forms import (
     ReturnForm,
     SavedFilterForm,
 )
+from ..inputs import date_message
 from ..ledger_export import OverdueDays, export_to_tempfile
 from ..models import (
     Attachment,
@@ -75,11 +76,15 @@ def ledger_filter(request, clock):
     user = request.user
     filterset = LedgerFilter(request.GET, queryset=RectificationItem.objects.visible_to(user), user=user, clock=clock)
     notices = []
-    for name, errors in filterset.form.errors.items():
+    for name, errors in filterset.form.errors.as_data().items():
         field = filterset.form.fields.get(name)
         label = field.label if field is not None else name
-        notices.append(_("筛选条件“%(label)s”的值“%(value)s”无法识别，已忽略。")
-                       % {"label": label, "value": str(request.GET.get(name, ""))[:40]})
+        value = str(request.GET.get(name, ""))[:40]
+        if any(error.code == "date_out_of_range" for error in errors):
+            notices.append(_("筛选条件“%(label)s”的值“%(value)s”已忽略：%(reason)s")
+                           % {"label": label, "value": value, "reason": date_message()})
+            continue
+        notices.append(_("筛选条件“%(label)s”的值“%(value)s”无法识别，已忽略。") % {"label": label, "value": value})
     sort = request.GET.get("sort") or DEFAULT_SORT
     if sort not in SORTS:
         notices.append(_("排序方式无法识别，已按整改时限排序。"))
@@ -211,8 +216,14 @@ def ledger_exports(request):
 @login_required
 def ledger_export_download(request, pk):
     export = get_visible_or_404(LedgerExport, request.user, pk=pk, status=LedgerExport.Status.DONE)
+    if not export.file:
+        raise Http404
+    try:
+        handle = export.file.open("rb")
+    except FileNotFoundError:  # removed from storage since it was built
+        raise Http404 from None
     filename = _("整改台账-%(day)s.xlsx") % {"day": f"{timezone.localtime(export.requested_at):%Y%m%d-%H%M}"}
-    return FileResponse(export.file.open("rb"), as_attachment=True, filename=filename,
+    return FileResponse(handle, as_attachment=True, filename=filename,
                         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from ..inputs import query_text
 from ..reports.workbook import weekly_title
 from ..models import Problem, RectificationItem, Report, Role, Unit
 from ..reports.figures import Period, PeriodError, compute_figures
@@ -147,7 +148,7 @@ def report_download(request, pk):
 
 def _scope_from_request(request):
     """The unit asked for with ?unit=CODE, within the user's subtree (404 outside it)."""
-    code = request.GET.get("unit")
+    code = query_text(request.GET.get("unit"))
     if not code:
         if not request.user.unit_id:
             raise Http404

@@ -24,6 +24,7 @@ from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
 
 from .. import walk_submission
+from ..inputs import query_text
 from ..models import (
     Attachment,
     Campaign,
@@ -112,12 +113,12 @@ def walk_keepalive(request):
 @require_GET
 def walk_service_items(request):
     """Type-ahead over the service items the leader may walk; the campaign's must-walk ones first."""
-    query = request.GET.get("q", "").strip()[:100]
+    query = query_text(request.GET.get("q")).strip()[:100]
     items = ServiceItem.objects.visible_to(request.user).filter(is_active=True)
     if query:
         items = items.filter(Q(name__icontains=query) | Q(code__iexact=query))
     campaign_id = request.GET.get("campaign", "")
-    if campaign_id.isdigit() and len(campaign_id) < 12:
+    if campaign_id.isdecimal() and len(campaign_id) < 12:
         must = Campaign.must_walk_items.through.objects.filter(campaign_id=int(campaign_id),
                                                                serviceitem_id=OuterRef("pk"))
         items = items.annotate(must=Exists(must)).order_by("-must", "name")
