@@ -57,6 +57,7 @@ from ledgers.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from ledgers.reports.models import CircularDraft, CircularEvent, CircularSettings, IssuedCircular
 from tests.world import build_world, make_item, make_problem, make_user, make_walk
 
 SCOPED = "scoped"  # added and changed inside the subtree, by those with the model's permissions
@@ -111,6 +112,19 @@ def endpoint(w, unit):
 def batch(w, unit):
     return ImportBatch.objects.create(kind=ImportBatch.Kind.LEDGER, original_name=f"{unit.name}台账.xlsx", unit=unit,
                                       file=f"imports/2026/11/{unit.code}.xlsx", created_by=person(unit))
+
+
+def report(w, unit):
+    return Report.objects.get_or_create(kind=Report.Kind.MONTHLY, period="2026-09", scope=unit, defaults={
+        "period_start": datetime.date(2026, 9, 1), "period_end": datetime.date(2026, 9, 30)})[0]
+
+
+def issued_circular(w, unit):
+    return IssuedCircular.objects.create(
+        report=report(w, unit), version=1, number=f"{unit.short_name or unit.name}〔2026〕3号", title="9月通报",
+        docx=f"circulars/2026-09/{unit.code}.docx", xlsx=f"circulars/2026-09/{unit.code}.xlsx",
+        docx_sha256="a" * 64, xlsx_sha256="b" * 64, figures={"problems": 3}, narrative={"title": "9月通报"},
+        issued_by=person(unit))
 
 
 TODAY = datetime.date(2026, 11, 2)
@@ -190,6 +204,21 @@ ENTRIES = {
                                     make=lambda w, unit: ActivationCode.objects.create(
                                         user=person(unit), digest=f"{unit.code:0>64}"[-64:], salt="0" * 32,
                                         batch=batch(w, unit), expires_at=timezone.now() + datetime.timedelta(days=14))),
+    # ledgers/reports: a unit's letterhead is its own; a draft, an issued (frozen) version and the
+    # journal follow their report's unit, and only the circular page writes them.
+    "ledgers.circularsettings": Entry(SCOPED, place=lambda row: row.unit,
+                                      make=lambda w, unit: CircularSettings.objects.create(
+                                          unit=unit, mark=f"{unit.name}优化营商环境办公室", number_prefix="优化办",
+                                          updated_by=person(unit))),
+    "ledgers.circulardraft": Entry(READ_ONLY, place=lambda row: row.report.scope,
+                                   make=lambda w, unit: CircularDraft.objects.create(
+                                       report=report(w, unit), serial=3, opening="现将9月情况通报如下。",
+                                       updated_by=person(unit))),
+    "ledgers.issuedcircular": Entry(READ_ONLY, place=lambda row: row.report.scope, make=issued_circular),
+    "ledgers.circularevent": Entry(READ_ONLY, place=lambda row: row.report.scope,
+                                   make=lambda w, unit: CircularEvent.objects.create(
+                                       report=report(w, unit), action=CircularEvent.Action.ISSUED,
+                                       actor=person(unit), note="第1版")),
 }
 
 # Fields that carry a privilege, POSTed on every model that has them, whether the form shows them or not.
@@ -716,3 +745,33 @@ class AdminScopeCasesTestCase(TestCase):
         self.assertEqual(response.status_code, 403)
         self.assertTrue(ServiceItem.objects.filter(pk=above.pk).exists())
         self.assertTrue(issubclass(type(admin.site._registry[ServiceItem]), ScopedAdmin))
+
+    def test_an_issued_circular_and_its_journal_are_frozen_even_for_a_superuser(self):
+        root = make_user("root", self.w.P, is_staff=True, is_superuser=True)
+        issued = issued_circular(self.w, self.w.C1)
+        event = CircularEvent.objects.create(report=issued.report, action=CircularEvent.Action.ISSUED, actor=root)
+        self.client.force_login(root)
+        for model, row in ((IssuedCircular, issued), (CircularEvent, event)):
+            url = reverse(f"admin:ledgers_{model._meta.model_name}_change", args=[row.pk])
+            self.assertFalse(self.client.get(url).context["has_change_permission"])
+            self.assertEqual(self.client.post(url, {"docx_sha256": "0" * 64, "note": "改"}).status_code, 403)
+            delete = reverse(f"admin:ledgers_{model._meta.model_name}_delete", args=[row.pk])
+            self.assertEqual(self.client.post(delete, {"post": "yes"}).status_code, 403)
+        issued.refresh_from_db()
+        event.refresh_from_db()
+        self.assertEqual((issued.docx_sha256, event.note), ("a" * 64, ""))
+
+    def test_a_letterhead_saved_unchanged_keeps_its_author_and_a_change_stamps_it(self):
+        letterhead = CircularSettings.objects.create(unit=self.w.K1, mark="赫山区优化办", updated_by=self.w.dave)
+        url, data = self.change_form(CircularSettings, letterhead)
+        self.assertEqual(self.client.post(url, data).status_code, 302)
+        letterhead.refresh_from_db()
+        self.assertEqual(letterhead.updated_by, self.w.dave)
+        self.assertEqual(self.client.post(url, {**data, "mark": "益阳市赫山区优化办"}).status_code, 302)
+        letterhead.refresh_from_db()
+        self.assertEqual((letterhead.mark, letterhead.updated_by), ("益阳市赫山区优化办", self.chen))
+        sibling = CircularSettings.objects.create(unit=self.w.K3, mark="原样")
+        self.client.post(reverse("admin:ledgers_circularsettings_change", args=[sibling.pk]), {**data, "mark": "改"})
+        self.assertEqual(self.client.post(url, {**data, "unit": self.w.K3.pk}).status_code, 200)  # not theirs
+        sibling.refresh_from_db()
+        self.assertEqual(sibling.mark, "原样")

@@ -1,11 +1,12 @@
 """Admin for the circular's letterhead, drafts, issued versions and journal (imported once at the
-bottom of ledgers/admin.py). A unit administrator sees only their subtree's rows; issued versions
-and the journal are read-only."""
+bottom of ledgers/admin.py). A unit administrator sees only their subtree's rows and changes only
+their subtree's letterheads. Drafts, issued versions (frozen, their SHA-256 recorded) and the journal
+are read-only here, for everyone: only the circular page writes them, each step with its journal row."""
 
 from django.contrib import admin
+from django.utils import timezone
 
 from ..admin import ReadOnlyAdmin, ScopedAdmin
-from ..models import Unit
 from .models import CircularDraft, CircularEvent, CircularSettings, IssuedCircular
 
 
@@ -16,15 +17,10 @@ class CircularSettingsAdmin(ScopedAdmin):
     list_select_related = ["unit"]
     readonly_fields = ["updated_at", "updated_by"]
 
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        # The choices (and the ids a POST may carry) are the administrator's own subtree.
-        if db_field.name == "unit" and not request.user.is_superuser:
-            unit = request.user.unit
-            kwargs["queryset"] = Unit.objects.subtree(unit) if unit else Unit.objects.none()
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
     def save_model(self, request, obj, form, change):
-        obj.updated_by = request.user
+        # A form saved as it was shown changes nothing, not even who last changed it.
+        if form.has_changed():
+            obj.updated_at, obj.updated_by = timezone.now(), request.user
         super().save_model(request, obj, form, change)
 
 
