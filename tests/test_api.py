@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from ledgers.api.models import ApiToken, Scope, hash_secret
+from ledgers.inputs import date_message
 from ledgers.models import Attachment, ClosureRecord, ItemEvent, Problem, RectificationItem, Role
 from ledgers.roles import grant
 from tests.api_helpers import FreshRateLimit, token_for
@@ -334,6 +335,20 @@ class LedgerApiTestCase(FreshRateLimit, TestCase):
             self.assertIn("2000", response.json()["error"]["fields"]["updated_since"])
         response = self.api.get(f"{ITEMS}a%0Ab/progress/")
         self.assertEqual((response.status_code, response["Content-Type"]), (404, "application/json"))
+
+    def test_a_deadline_outside_the_window_is_refused_with_the_pages_message(self):
+        # The ledger page ignores such a date with this message as its notice; the API, whose
+        # client reads no notice, refuses it rather than answer the whole ledger for a typo.
+        ids = sorted([self.red.pk, self.k2_item.pk, self.hotline.pk])
+        for name in ("deadline_from", "deadline_to"):
+            for day in ("1999-12-31", "2101-01-01", "0001-01-01", "9999-12-31"):
+                response = self.api.get(ITEMS, {name: day})
+                self.assertEqual(response.status_code, 400, f"{name}={day}")
+                self.assertEqual(response.json()["error"]["fields"], {name: date_message()})
+        inside = {"deadline_from": "2000-01-01", "deadline_to": "2100-12-31"}
+        self.assertEqual([row["id"] for row in self.api.get(ITEMS, inside).json()["results"]], ids)
+        overdue = {"deadline_to": str(timezone.localdate() - datetime.timedelta(days=1))}
+        self.assertEqual([row["id"] for row in self.api.get(ITEMS, overdue).json()["results"]], [self.red.pk])
 
 
 class FiguresApiTestCase(FreshRateLimit, TestCase):

@@ -2,7 +2,6 @@
 as the pages do; what a token may do beyond that is its scopes (auth.py)."""
 
 import django_filters
-from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -16,6 +15,7 @@ from rest_framework.response import Response
 from .. import services
 from ..cards import card_clock
 from ..filters import LedgerFilter
+from ..inputs import validate_sane_date
 from ..models import ItemEvent, Problem, RectificationItem, Report, Unit, User
 from ..reports.figures import Period, PeriodError, compute_figures
 from ..views.reports import _scope_from_request
@@ -77,12 +77,6 @@ def problems(request):
 # ---------------------------------------------------------------------------------------------
 
 
-def within_sane_years(value):
-    # Year 1 or 9999 parses, then overflows when the database driver converts it to UTC (a 500).
-    if not 2000 <= value.year <= 2100:
-        raise ValidationError(_("时间须在 2000 年至 2100 年之间。"))
-
-
 class ApiLedgerFilter(LedgerFilter):
     """The ledger page's filters, naming units by code and owners by user name, plus `updated_since`."""
 
@@ -94,7 +88,7 @@ class ApiLedgerFilter(LedgerFilter):
                                              to_field_name="username")
     updated_since = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte",
                                                      label=gettext_lazy("变更时间起（ISO 8601）"),
-                                                     validators=[within_sane_years])
+                                                     validators=[validate_sane_date])
 
 
 class ItemCursor(CursorPagination):
