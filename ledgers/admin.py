@@ -7,6 +7,7 @@ from .models import (
     Attachment,
     CalendarOverride,
     Campaign,
+    ChangeStamp,
     ClosureRecord,
     ExtensionRequest,
     ItemEvent,
@@ -265,3 +266,19 @@ class LedgerExportAdmin(ReadOnlyAdmin):
     list_display = ["requested_by", "requested_at", "status", "rows", "finished_at"]
     list_filter = ["status"]
     list_select_related = ["requested_by"]
+
+
+@admin.register(ChangeStamp)
+class ChangeStampAdmin(admin.ModelAdmin):
+    """Written only by the database's triggers (migration 0006); shown for diagnosis."""
+
+    list_display = ["name", "value"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -9,7 +9,7 @@ from tests.world import build_world, make_item
 
 MODELS = ["unit", "user", "calendaroverride", "serviceitem", "campaign", "subcategory", "walksession", "problem",
           "rectificationitem", "itemevent", "closurerecord", "extensionrequest", "attachment", "notification",
-          "report", "savedfilter", "reminderlog", "ledgerexport"]
+          "report", "savedfilter", "reminderlog", "ledgerexport", "changestamp"]
 
 
 class AdminTestCase(TestCase):

@@ -308,3 +308,15 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
 }
+
+# The cache holds the choice lists of the ledger and item pages (ledgers/choices.py), keyed by a
+# stamp the database changes with the rows: shared through Redis when there is one; each process's
+# own memory otherwise, which stays right because the stamp, not the cache, says what is current.
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+                          "KEY_PREFIX": "walkflow", "TIMEOUT": 3600,
+                          # A vanished cache host costs a page at most this, then it is built without it.
+                          "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "TIMEOUT": 3600,
+                          "OPTIONS": {"MAX_ENTRIES": 2000}}}

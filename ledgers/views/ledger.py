@@ -6,7 +6,6 @@ counts per status and card, one query gives the page's rows with their relations
 choices are read as plain value lists.
 """
 
-from html import escape
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -20,11 +19,11 @@ from django.http import FileResponse, Http404, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as lazy
 from django.views.decorators.http import require_POST
 
+from .. import choices as unit_choices
 from .. import services
 from ..cards import RED, YELLOW, card_clock
 from ..filters import DEFAULT_SORT, SORT_CHOICES, SORTS, LedgerFilter, apply_sort
@@ -45,16 +44,13 @@ from ..forms import (
 from ..ledger_export import OverdueDays, export_to_tempfile
 from ..models import (
     Attachment,
-    Campaign,
     ClosureRecord,
     ExtensionRequest,
     LedgerExport,
     RectificationItem,
     Role,
     SavedFilter,
-    ServiceItem,
-    SubCategory,
-    Unit,
+    count_over_parts,
 )
 from ..tasks import enqueue_export
 from .common import get_visible_or_404, role_required
@@ -93,13 +89,15 @@ def _query(filterset, sort):
     return urlencode(pairs)
 
 
-def _counts(queryset, clock):
-    """Total and counts per status and card for the filtered set, in one aggregate query."""
+def _counts(filterset, user, clock):
+    """Total and counts per status and card for the filtered set: one aggregate per disjoint part
+    of the user's scope (see RectificationItemQuerySet.visible_parts), each served by one index."""
     aggregates = {"total": Count("pk"), "red": Count("pk", filter=clock.q(RED)),
                   "yellow": Count("pk", filter=clock.q(YELLOW))}
     for value in Status.values:
         aggregates[f"status_{value}"] = Count("pk", filter=Q(status=value))
-    counts = queryset.order_by().aggregate(**aggregates)
+    parts = [filterset.filter_queryset(part) for part in RectificationItem.objects.visible_parts(user)]
+    counts = count_over_parts(parts, **aggregates)
     counts["statuses"] = [(value, label, counts[f"status_{value}"]) for value, label in Status.choices]
     return counts
 
@@ -120,32 +118,6 @@ def _page(queryset, total, number):
     return page
 
 
-def _choices(user):
-    """Filter choices as plain value lists, one light query each. A province has thousands of
-    units and owners: their <option>s are written here in one pass, not by a template loop."""
-    units = list(Unit.objects.subtree(user.unit).values_list("pk", "name", "depth")) if user.unit_id else []
-    top = min((depth for _pk, _name, depth in units), default=0)
-    return {
-        "campaigns": list(Campaign.objects.visible_to(user).values_list("pk", "name")),
-        "units": [(pk, "\u3000" * (depth - top) + name) for pk, name, depth in units],
-        "owners": [(pk, f"{last}{first}".strip() or username) + ((f"（{unit}）",) if unit else ())
-                   for pk, last, first, username, unit in services.assignable_owners(user)
-                   .values_list("pk", "last_name", "first_name", "username", "unit__name")],
-        "service_items": list(ServiceItem.objects.visible_to(user).values_list("pk", "name")),
-        "subcategories": list(SubCategory.objects.filter(is_active=True).values_list("pk", "name", "category")),
-    }
-
-
-def _options(choices, selected=""):
-    """<option> elements for (value, label, *more label) tuples; labels and values escaped."""
-    parts = []
-    for value, *label in choices:
-        value = str(value)
-        mark = " selected" if value == selected else ""
-        parts.append(f'<option value="{escape(value)}"{mark}>{escape("".join(str(x) for x in label))}</option>')
-    return mark_safe("".join(parts))
-
-
 @login_required
 @role_required(*ANY_ROLE)
 def ledger(request):
@@ -153,17 +125,17 @@ def ledger(request):
     clock = card_clock()
     filterset, sort, notices = ledger_filter(request, clock)
     queryset = filterset.qs
-    counts = _counts(queryset, clock)
+    counts = _counts(filterset, user, clock)
     page = _page(apply_sort(queryset, sort), counts["total"], request.GET.get("page"))
     overdue = OverdueDays(clock)
     rows = [(item, clock.card(item), overdue(item.status, item.deadline)) for item in page.object_list]
     query = _query(filterset, sort)
     values = {name: str(value) for name, value in filterset.valid_params()}
-    choices = _choices(user)
-    options = {name: _options(choices[key], values.get(name, "")) for name, key in (
+    choices = unit_choices.for_user(user)
+    options = {name: unit_choices.with_selected(choices["html"][key], values.get(name, "")) for name, key in (
         ("campaign", "campaigns"), ("unit", "units"), ("lead_unit", "units"), ("owner", "owners"),
         ("service_item", "service_items"))}
-    options["bulk_owner"] = _options(choices["owners"])
+    options["bulk_owner"] = unit_choices.with_selected(choices["html"]["owners"], "")
     context = {
         "filter": filterset, "form": filterset.form, "counts": counts, "page": page, "rows": rows,
         "query": query, "sort": sort, "sort_choices": SORT_CHOICES, "notices": notices, "clock": clock,
@@ -358,9 +330,15 @@ ACTION_LABELS = {
 }
 
 
+# Forms whose long <select> is written from the cached, pre-rendered options (ledgers/choices.py).
+PRERENDERED = {"reassign": "owners", "lead-unit": "lead_units"}
+
+
 def _blank_form(action, item, user):
     who, form_class, needs_actor, _run_it, _message = ACTIONS[action]
     kwargs = {"actor": user} if needs_actor else {}
+    if action in PRERENDERED:
+        kwargs["options"] = unit_choices.for_user(user)["html"][PRERENDERED[action]]
     initial = {"version": item.version}
     if action == "deadline":
         initial["deadline"] = item.deadline
