@@ -11,7 +11,7 @@ PIP := $(VENV)/bin/pip
 CHROMIUM ?= /usr/bin/chromium
 DEV_ENV := DEBUG=1
 
-.PHONY: run test bench load messages clean-db check-browser
+.PHONY: run test bench load messages clean-db check-browser check-wrk
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,7 +57,14 @@ $(VENV)/.bench-deps: requirements.txt requirements-dev.txt requirements-bench.tx
 
 # Benchmark on DATABASE_URL (PostgreSQL when set), else on its own SQLite file, never the demo's.
 BENCH_DB = $${DATABASE_URL:-sqlite:///$(CURDIR)/var/bench.sqlite3}
-bench: $(VENV)/.bench-deps messages | var
+# The throughput phase of the bench drives gunicorn with wrk (Debian's package): installed here
+# when make runs as root with apt-get, else the phase is skipped with the command to install it.
+check-wrk:
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && apt-get install -y -qq wrk >/dev/null 2>&1; } || true
+	@command -v wrk >/dev/null || echo "make bench: wrk is not installed; the throughput phase will be skipped. Install it with:  sudo apt-get install -y wrk"
+
+bench: $(VENV)/.bench-deps messages check-wrk | var
 	DATABASE_URL=$(BENCH_DB) $(DEV_ENV) $(PY) manage.py migrate --noinput -v0
 	DATABASE_URL=$(BENCH_DB) $(DEV_ENV) $(PY) manage.py bench $(BENCH_ARGS)
 

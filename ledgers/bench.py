@@ -23,6 +23,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from . import bench_throughput
 from .models import Campaign, Problem, Role, ServiceItem, Unit, User
 from .roles import grant
 from .synthetic import Generator
@@ -196,6 +197,7 @@ class Bench:
             "circular": lambda: self.measure_child("circular", "circular_s", "circular_peak_mb"),
             "walk": self.measure_walk_submit,
             "dashboard": self.measure_dashboard,
+            "throughput": lambda: bench_throughput.measure(self),
         }
         for name, step in steps.items():
             if only and name not in only:

@@ -7,11 +7,11 @@ from django.core.management.base import BaseCommand, CommandError
 
 from ledgers.bench import Bench, child as run_child
 
-STEPS = ["ledger", "admin", "export", "iie", "circular", "walk", "dashboard"]
+STEPS = ["ledger", "admin", "export", "iie", "circular", "walk", "dashboard", "throughput"]
 
 
 class Command(BaseCommand):
-    help = "测量性能：台账页、Django admin、导出（对比 django-import-export）、月通报、走流程提交、统计页。"
+    help = "测量性能：台账页、Django admin、导出（对比 django-import-export）、月通报、走流程提交、统计页、吞吐量（wrk）。"
 
     def add_arguments(self, parser):
         parser.add_argument("--problems", type=int, default=int(os.environ.get("BENCH_PROBLEMS", "100000")))
