@@ -114,6 +114,11 @@ class PrerenderedSelect(forms.Select):
         super().__init__(attrs)
         self.options_html = options_html
 
+    def use_required_attribute(self, initial):
+        # Select decides from its first choice, which this widget does not hold: the empty option
+        # written below comes first, as in a plain Select.
+        return forms.Widget.use_required_attribute(self, initial)
+
     def render(self, name, value, attrs=None, renderer=None):
         from .choices import with_selected
 

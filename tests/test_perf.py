@@ -146,6 +146,11 @@ class CachedChoicesTestCase(TestCase):
         self.item.refresh_from_db()
         self.assertEqual(self.item.owner, self.w.carol)
 
+    def test_the_cached_selects_are_required_like_plain_ones(self):
+        page = self.item_page()
+        self.assertIn('<select name="reassign-owner" id="id_reassign-owner" required>', page)
+        self.assertIn('<select name="lead-unit-lead_unit" id="id_lead-unit-lead_unit" required>', page)
+
     def test_the_selected_filter_value_is_marked(self):
         page = self.client.get(reverse("ledger"), {"unit": self.w.K1.pk}).content.decode()
         self.assertIn(f'<option value="{self.w.K1.pk}" selected>', page)
