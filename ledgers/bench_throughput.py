@@ -105,7 +105,11 @@ def run_wrk(url, cookie, seconds):
     command = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{seconds}s"]
     if cookie:
         command += ["-H", f"Cookie: {cookie}"]
-    output = subprocess.run(command + [url], capture_output=True, text=True, check=True).stdout
+    return parse_wrk(subprocess.run(command + [url], capture_output=True, text=True, check=True).stdout)
+
+
+def parse_wrk(output):
+    """(requests per second, answers other than 2xx/3xx) from wrk's report."""
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
     errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
     return rps, int(errors.group(1)) if errors else 0

@@ -3,6 +3,7 @@ disjoint parts of a scope add up to the scope, and a cached choice list changes 
 after an edit."""
 
 import datetime
+from types import SimpleNamespace
 
 from django.db.models import Count
 from django.test import TestCase
@@ -154,3 +155,41 @@ class CachedChoicesTestCase(TestCase):
     def test_the_selected_filter_value_is_marked(self):
         page = self.client.get(reverse("ledger"), {"unit": self.w.K1.pk}).content.decode()
         self.assertIn(f'<option value="{self.w.K1.pk}" selected>', page)
+
+
+class ThroughputPhaseTestCase(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        cls.w = build_world()
+
+    def test_it_reads_requests_per_second_and_errors_from_wrk(self):
+        from ledgers.bench_throughput import parse_wrk
+
+        report = """Running 15s test @ http://127.0.0.1:8056/ledger/
+  1 threads and 4 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency    38.91ms    9.02ms  97.18ms   71.00%
+  1541 requests in 15.01s, 92.38MB read
+  Non-2xx or 3xx responses: 3
+Requests/sec:    102.67
+Transfer/sec:      6.15MB
+"""
+        self.assertEqual(parse_wrk(report), (102.67, 3))
+        self.assertEqual(parse_wrk("Requests/sec:   1007.10\n"), (1007.1, 0))
+
+    def test_it_measures_the_pages_the_issue_names(self):
+        from ledgers.bench_throughput import pages
+
+        bench = SimpleNamespace(supervisor=self.w.bob, office=self.w.erin,
+                                ledger_filter=lambda: {"status": "in_progress", "unit": self.w.C1.pk})
+        make_item(self.w, status=RectificationItem.Status.IN_PROGRESS)
+        self.w.bob.is_staff = True  # as the bench's supervisor, who also opens the admin
+        self.w.bob.save()
+        grant(self.w.bob, Role.ADMIN)
+        named = pages(bench)
+        self.assertEqual([name for name, _user, _path in named],
+                         ["ceiling", "ledger", "ledger_plain", "item", "home", "dashboard", "admin"])
+        for name, user, path in named[1:]:
+            self.client.force_login(user)
+            with self.subTest(name):
+                self.assertEqual(self.client.get(path).status_code, 200)
