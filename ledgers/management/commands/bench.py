@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from ledgers.bench import Bench, child as run_child
 
-STEPS = ["ledger", "admin", "export", "iie", "circular", "walk", "dashboard", "throughput"]
+STEPS = ["ledger", "admin", "export", "iie", "circular", "walk", "dashboard", "cpu", "throughput"]
 
 
 class Command(BaseCommand):
