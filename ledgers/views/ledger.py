@@ -19,6 +19,9 @@ from django.http import FileResponse, Http404, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
+from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as lazy
 from django.views.decorators.http import require_POST
@@ -124,6 +127,34 @@ def _page(queryset, total, number):
     return page
 
 
+MARKS = {RED: "mark-red", YELLOW: "mark-yellow"}
+
+
+def _rows_html(rows, with_checkbox):
+    """The table's rows, written here in one pass: through the template engine 50 rows cost four
+    times the rest of the page (about 18 ms against 1 here). The red/yellow mark reads as
+    ledgers/ledger/_mark.html does on the item page."""
+    item_url = reverse("item_detail", args=[0]).removesuffix("0/")
+    parts = []
+    for item, card, overdue in rows:
+        problem = item.problem
+        mark = (_("红牌 逾期%(overdue)s个工作日") % {"overdue": overdue} if card == RED
+                else _("黄牌 临期") if card == YELLOW else _("无"))
+        parts.append(format_html(
+            '<tr class="row-{}">{}<td>{}</td><td class="text"><a href="{}{}/">{}</a>'
+            '<div class="muted small">{}</div></td><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>'
+            '<td>{}</td><td><span class="mark {}">{}</span></td></tr>\n',
+            card,
+            format_html('<td><input type="checkbox" name="items" value="{}" class="row-check" aria-label="{}"></td>',
+                        item.pk, _("选择第 %(id)s 号") % {"id": item.pk}) if with_checkbox else "",
+            item.pk, item_url, item.pk, Truncator(problem.description).chars(60), Truncator(item.measure).chars(60),
+            problem.get_category_display(),
+            format_html('<div class="muted small">{}</div>', problem.subcategory.name) if problem.subcategory else "",
+            item.unit.name, item.lead_unit.name, item.owner.display_name, f"{item.deadline:%Y-%m-%d}",
+            item.get_status_display(), MARKS.get(card, "mark-none"), mark))
+    return mark_safe("".join(parts))
+
+
 @login_required
 @role_required(*ANY_ROLE)
 def ledger(request):
@@ -152,6 +183,7 @@ def ledger(request):
         "values": values,
         "saved_filters": list(SavedFilter.objects.filter(user=user).values_list("pk", "name", "query")),
         "is_supervisor": user.has_role(Role.SUPERVISOR),
+        "rows_html": _rows_html(rows, user.has_role(Role.SUPERVISOR)),
         "bulk_actions": BulkForm.ACTIONS,
     }
     return render(request, "ledgers/ledger/list.html", context)
