@@ -50,6 +50,7 @@ from ..models import (
     ClosureRecord,
     ExtensionRequest,
     LedgerExport,
+    Problem,
     RectificationItem,
     Role,
     SavedFilter,
@@ -135,23 +136,25 @@ def _rows_html(rows, with_checkbox):
     times the rest of the page (about 18 ms against 1 here). The red/yellow mark reads as
     ledgers/ledger/_mark.html does on the item page."""
     item_url = reverse("item_detail", args=[0]).removesuffix("0/")
+    # Labels looked up once, not per row (get_FOO_display rebuilds its choices dict on every call).
+    statuses, categories = dict(Status.choices), dict(Problem.Category.choices)
+    red, yellow, no_card, select = _("红牌 逾期%(overdue)s个工作日"), _("黄牌 临期"), _("无"), _("选择第 %(id)s 号")
     parts = []
     for item, card, overdue in rows:
         problem = item.problem
-        mark = (_("红牌 逾期%(overdue)s个工作日") % {"overdue": overdue} if card == RED
-                else _("黄牌 临期") if card == YELLOW else _("无"))
+        mark = red % {"overdue": overdue} if card == RED else yellow if card == YELLOW else no_card
         parts.append(format_html(
             '<tr class="row-{}">{}<td>{}</td><td class="text"><a href="{}{}/">{}</a>'
             '<div class="muted small">{}</div></td><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>'
             '<td>{}</td><td><span class="mark {}">{}</span></td></tr>\n',
             card,
             format_html('<td><input type="checkbox" name="items" value="{}" class="row-check" aria-label="{}"></td>',
-                        item.pk, _("选择第 %(id)s 号") % {"id": item.pk}) if with_checkbox else "",
+                        item.pk, select % {"id": item.pk}) if with_checkbox else "",
             item.pk, item_url, item.pk, Truncator(problem.description).chars(60), Truncator(item.measure).chars(60),
-            problem.get_category_display(),
+            categories.get(problem.category, problem.category),
             format_html('<div class="muted small">{}</div>', problem.subcategory.name) if problem.subcategory else "",
             item.unit.name, item.lead_unit.name, item.owner.display_name, f"{item.deadline:%Y-%m-%d}",
-            item.get_status_display(), MARKS.get(card, "mark-none"), mark))
+            statuses.get(item.status, item.status), MARKS.get(card, "mark-none"), mark))
     return mark_safe("".join(parts))
 
 
