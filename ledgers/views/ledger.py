@@ -132,9 +132,9 @@ MARKS = {RED: "mark-red", YELLOW: "mark-yellow"}
 
 
 def _rows_html(rows, with_checkbox):
-    """The table's rows, written here in one pass: through the template engine 50 rows cost four
-    times the rest of the page (about 18 ms against 1 here). The red/yellow mark reads as
-    ledgers/ledger/_mark.html does on the item page."""
+    """The table's rows, written here in one pass: through the template engine 50 rows cost about
+    18 ms, three times the rest of the template; here 2.6 ms. The same markup as the template loop
+    had; the red/yellow mark reads as ledgers/ledger/_mark.html does on the item page."""
     item_url = reverse("item_detail", args=[0]).removesuffix("0/")
     # Labels looked up once, not per row (get_FOO_display rebuilds its choices dict on every call).
     statuses, categories = dict(Status.choices), dict(Problem.Category.choices)
