@@ -968,9 +968,9 @@ class ChangeStamp(models.Model):
     """A value the database changes whenever the rows behind a cached list change (triggers of
     migration 0006), in the changing transaction: cached choice lists are keyed by it, so an edit
     is seen by the next request in every process, whatever wrote it (a view, the admin, an import).
-    A stamp is the next value of a sequence (PostgreSQL) or a random number (SQLite): never the
-    same twice, even within one transaction or after a rollback, so a key can never point at a list
-    computed from other rows."""
+    A stamp is a random number, new for every change, even within one transaction or after a
+    rollback, and unlike any other database's, so a key never points at a list computed from other
+    rows (also when several databases share one cache: CI runs, a restored backup)."""
 
     name = models.CharField(_("名称"), max_length=40, primary_key=True)
     value = models.BigIntegerField(_("标记"), default=0)

@@ -51,6 +51,8 @@ SQLITE_INDEXES = [
 ]
 INDEXES_REVERSE = ["DROP INDEX IF EXISTS item_unit_path_idx", "DROP INDEX IF EXISTS item_lead_path_idx"]
 
+_POSTGRES_RANDOM = "floor(random() * 9007199254740991)::bigint"  # 53 random bits
+
 POSTGRES = [
     f"""
     CREATE OR REPLACE FUNCTION walkflow_item_paths() RETURNS trigger AS $$
@@ -79,12 +81,13 @@ POSTGRES = [
     CREATE TRIGGER unit_path_to_items AFTER UPDATE OF path ON ledgers_unit
     FOR EACH ROW WHEN (OLD.path IS DISTINCT FROM NEW.path) EXECUTE FUNCTION walkflow_unit_path_to_items();
     """,
-    # A sequence: never the same value twice, even within one transaction or after a rollback.
-    "CREATE SEQUENCE IF NOT EXISTS walkflow_choices_stamp",
-    """
+    # A random stamp, new for every change (even within one transaction or after a rollback) and
+    # unlike any other database's: a cache shared by several databases (CI runs, a restored backup)
+    # never hands one database a list cached for another.
+    f"""
     CREATE OR REPLACE FUNCTION walkflow_stamp_choices() RETURNS trigger AS $$
     BEGIN
-        INSERT INTO ledgers_changestamp (name, value) VALUES ('choices', nextval('walkflow_choices_stamp'))
+        INSERT INTO ledgers_changestamp (name, value) VALUES ('choices', {_POSTGRES_RANDOM})
         ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value;
         RETURN NULL;
     END;
@@ -105,7 +108,6 @@ POSTGRES_REVERSE = [
     "DROP FUNCTION IF EXISTS walkflow_item_paths()",
     "DROP FUNCTION IF EXISTS walkflow_unit_path_to_items()",
     "DROP FUNCTION IF EXISTS walkflow_stamp_choices()",
-    "DROP SEQUENCE IF EXISTS walkflow_choices_stamp",
 ]
 
 # SQLite cannot assign NEW in a BEFORE trigger: the row is corrected right after it is written.
@@ -166,6 +168,11 @@ class Migration(migrations.Migration):
             field=models.CharField(default="", editable=False, max_length=255, verbose_name="牵头部门路径"),
         ),
         migrations.RunSQL(BACKFILL, migrations.RunSQL.noop),
+        # A first stamp: lists cached before any change are keyed by this database's own value.
+        migrations.RunPython(_run({
+            "postgresql": [f"INSERT INTO ledgers_changestamp (name, value) VALUES ('choices', {_POSTGRES_RANDOM})"],
+            "sqlite": ["INSERT INTO ledgers_changestamp (name, value) VALUES ('choices', random())"],
+        }), migrations.RunPython.noop),
         migrations.RunPython(_run({"postgresql": POSTGRES_INDEXES, "sqlite": SQLITE_INDEXES}),
                              _run({"postgresql": INDEXES_REVERSE, "sqlite": INDEXES_REVERSE})),
         migrations.RunPython(_run({"postgresql": POSTGRES, "sqlite": SQLITE}),
