@@ -124,6 +124,7 @@ ENTRIES = {
     "axes.accessattempt": Entry(SUPERUSER),
     "axes.accesslog": Entry(SUPERUSER),
     "axes.accessfailurelog": Entry(SUPERUSER),
+    "ledgers.changestamp": Entry(SUPERUSER),  # the cache stamps the triggers of 0006_perf write
     "ledgers.unit": Entry(SCOPED, place=lambda unit: unit, make=lambda w, unit: unit),
     "ledgers.user": Entry(SCOPED, place=lambda user: user.unit, make=lambda w, unit: person(unit)),
     "ledgers.calendaroverride": Entry(GLOBAL, make=lambda w, unit: CalendarOverride.objects.create(
