@@ -135,6 +135,13 @@ class CachedChoicesTestCase(TestCase):
         self.assertIn("龚娜（桃江县）", self.item_page())
         self.assertIn("龚娜（桃江县）", self.ledger())
 
+    def test_a_renamed_service_item_is_offered_on_the_next_request(self):
+        # On SQLite 0010_ui rebuilds the service item table, which drops its triggers; it makes them again.
+        self.assertIn(self.w.birth.name, self.ledger())
+        self.w.birth.name = "出生一件事（新）"
+        self.w.birth.save()
+        self.assertIn("出生一件事（新）", self.ledger())
+
     def test_a_deactivated_unit_is_no_longer_offered_as_lead_unit(self):
         self.assertIn(f'<option value="{self.w.K2.pk}">资阳区</option>', self.item_page())
         Unit.objects.filter(pk=self.w.K2.pk).update(is_active=False)  # even a bulk UPDATE is seen
