@@ -55,9 +55,6 @@ from ..models import (
     RectificationItem,
     Role,
     SavedFilter,
-    ServiceItem,
-    SubCategory,
-    Unit,
     WalkSession,
     count_over_parts,
 )
