@@ -48,7 +48,7 @@ DOCUMENT_PACKAGES := libreoffice-calc-nogui libreoffice-writer-nogui fonts-noto-
 TEST_PACKAGES = $(if $(WALKFLOW_SKIP_BROWSER),,$(BROWSER_PACKAGES)) $(DOCUMENT_PACKAGES)
 # The running app prints documents through LibreOffice as the tests do.
 RUN_PACKAGES := $(DOCUMENT_PACKAGES)
-BENCH_PACKAGES := wrk
+BENCH_PACKAGES := wrk=wrk
 
 test-packages:
 	@$(NEED) $(TEST_PACKAGES)
@@ -63,6 +63,7 @@ $(VENV)/.bench-deps: requirements.txt requirements-dev.txt requirements-bench.tx
 
 # Benchmark on DATABASE_URL (PostgreSQL when set), else on its own SQLite file, never the demo's.
 BENCH_DB = $${DATABASE_URL:-sqlite:///$(CURDIR)/var/bench.sqlite3}
+# The throughput phase of the bench drives gunicorn with wrk (Debian's package).
 bench: $(VENV)/.bench-deps messages | var
 	@$(NEED) $(BENCH_PACKAGES)
 	DATABASE_URL=$(BENCH_DB) $(DEV_ENV) $(PY) manage.py migrate --noinput -v0

@@ -13,6 +13,7 @@ from .models import (
     Attachment,
     CalendarOverride,
     Campaign,
+    ChangeStamp,
     ClosureRecord,
     ExtensionRequest,
     ItemEvent,
@@ -487,6 +488,25 @@ class LedgerExportAdmin(ReadOnlyAdmin):
     list_display = ["requested_by", "requested_at", "status", "rows", "finished_at"]
     list_filter = ["status"]
     list_select_related = ["requested_by"]
+
+
+@admin.register(ChangeStamp)
+class ChangeStampAdmin(admin.ModelAdmin):
+    """Written only by the database's triggers (migration 0006); shown for diagnosis."""
+
+    list_display = ["name", "value"]
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 from .imports import admin as _imports_admin  # noqa: E402,F401  (registers the import records)

@@ -23,6 +23,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from . import bench_throughput
 from .models import Campaign, Problem, Role, ServiceItem, Unit, User
 from .roles import grant
 from .synthetic import Generator
@@ -173,6 +174,36 @@ class Bench:
 
         self.record("dashboard_ms", median_ms(get, self.runs), "ms")
 
+    def measure_cpu(self):
+        """CPU time per request, this process's plus its PostgreSQL backend's: unlike elapsed time it
+        hardly moves when other processes share the cores, so before/after stay comparable on a busy
+        machine. Needs the database on this machine (the backend's /proc entry); skipped otherwise."""
+        backend = _backend_cpu_reader()
+        if backend is None:
+            self.stdout.write("cpu: the database backend's CPU time cannot be read here (not local PostgreSQL)")
+            return
+        from .models import RectificationItem
+
+        item = (RectificationItem.objects.visible_to(self.supervisor).filter(status="in_progress")
+                .order_by("id").first())
+        pages = [("ledger", self.supervisor, reverse("ledger"), self.ledger_filter()),
+                 ("ledger_plain", self.supervisor, reverse("ledger"), {}),
+                 ("item", self.supervisor, reverse("item_detail", args=[item.pk]), {}),
+                 ("home", self.supervisor, reverse("home"), {}),
+                 ("dashboard", self.office, reverse("dashboard"), {}),
+                 ("admin", self.supervisor, reverse("admin:ledgers_rectificationitem_changelist"),
+                  {"status__exact": "in_progress", "problem__category__exact": "window", "q": SEARCH_WORD})]
+        runs = max(self.runs, 20)  # the kernel counts CPU time in ticks of 10 ms: average over many
+        for name, user, url, params in pages:
+            client = self.client_for(user)
+            for _ in range(2):
+                assert client.get(url, params, **HOST).status_code == 200
+            python, database = time.process_time(), backend()
+            for _ in range(runs):
+                client.get(url, params, **HOST)
+            self.record(f"{name}_cpu_ms", ((time.process_time() - python) + (backend() - database)) / runs * 1000,
+                        "ms")
+
     def measure_child(self, job, seconds_name, memory_name):
         runs = []
         for _ in range(max(1, min(self.runs, 3))):
@@ -210,12 +241,15 @@ class Bench:
             "dashboard": self.measure_dashboard,
             "imports": self.measure_imports,
             "api": lambda: measure_api(self),
+            "cpu": self.measure_cpu,
+            "throughput": lambda: bench_throughput.measure(self),
         }
         for name, step in steps.items():
             if only and name not in only:
                 continue
             step()
         self.compare("ledger_page_ms", "admin_changelist_ms")
+        self.compare("ledger_cpu_ms", "admin_cpu_ms")
         self.compare("ledger_export_s", "iie_export_s")
         self.compare("ledger_export_peak_mb", "iie_export_peak_mb")
         self.table()
@@ -226,6 +260,24 @@ class Bench:
         self.stdout.write(f"{'figure':<28} {'value':>12}  unit")
         for row in self.results:
             self.stdout.write(f"{row['name']:<28} {row['value']:>12}  {row['unit']}")
+
+
+def _backend_cpu_reader():
+    """A function returning the CPU seconds used so far by this connection's PostgreSQL backend."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        stat = f"/proc/{cursor.fetchone()[0]}/stat"
+    if not os.path.exists(stat):
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def read():
+        fields = open(stat).read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+
+    return read
 
 
 def _jpeg(width, height, shade):

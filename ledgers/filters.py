@@ -83,8 +83,8 @@ class LedgerFilter(django_filters.FilterSet):
         fields["service_item"].queryset = ServiceItem.objects.visible_to(user)
 
     def filter_unit(self, queryset, name, unit):
-        # A subquery, not a join: the planner then filters the items table alone (see _scope_q).
-        return queryset.filter(unit_id__in=Unit.objects.subtree(unit).values("pk"))
+        # The path copied onto the item: a prefix range on the items table alone (see visible_to).
+        return queryset.filter(unit_path__startswith=unit.path)
 
     def filter_status(self, queryset, name, value):
         if value == OPEN_ALL:

@@ -3,6 +3,9 @@ made on a stale page is caught (services.StaleItem) instead of overwriting someo
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.forms.utils import flatatt
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from .inputs import MAX_INTEGER, SaneDateField
@@ -106,22 +109,48 @@ class OwnerChoiceField(forms.ModelChoiceField):
         return f"{user}（{user.unit.name}）" if user.unit_id else str(user)
 
 
+class PrerenderedSelect(forms.Select):
+    """A <select> written from options rendered once per unit and cached (ledgers/choices.py); the
+    field's queryset still checks a submitted value."""
+
+    def __init__(self, options_html, attrs=None):
+        super().__init__(attrs)
+        self.options_html = options_html
+
+    def use_required_attribute(self, initial):
+        # Select decides from its first choice, which this widget does not hold: the empty option
+        # written below comes first, as in a plain Select.
+        return forms.Widget.use_required_attribute(self, initial)
+
+    def render(self, name, value, attrs=None, renderer=None):
+        from .choices import with_selected
+
+        attrs = flatatt(self.build_attrs(self.attrs, attrs))
+        value = getattr(value, "pk", value)
+        return mark_safe(f'<select name="{escape(name)}"{attrs}><option value="">---------</option>'
+                         f"{with_selected(self.options_html, value)}</select>")
+
+
 class ReassignForm(VersionedForm):
     owner = OwnerChoiceField(label=_("新责任人"), queryset=None)
     note = forms.CharField(label=_("说明"), max_length=2000, required=False)
 
-    def __init__(self, *args, actor, **kwargs):
+    def __init__(self, *args, actor, options=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["owner"].queryset = assignable_owners(actor)
+        if options is not None:
+            self.fields["owner"].widget = PrerenderedSelect(options)
 
 
 class LeadUnitForm(VersionedForm):
     lead_unit = forms.ModelChoiceField(label=_("新牵头部门"), queryset=None)
     note = forms.CharField(label=_("说明"), max_length=2000, required=False)
 
-    def __init__(self, *args, actor, **kwargs):
+    def __init__(self, *args, actor, options=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["lead_unit"].queryset = supervised_units(actor).order_by("path")
+        if options is not None:
+            self.fields["lead_unit"].widget = PrerenderedSelect(options)
 
 
 class DeadlineForm(VersionedForm):

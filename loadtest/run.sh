@@ -31,19 +31,8 @@ if ! "$PY" -c "import locust, gunicorn" 2>/dev/null; then
   exit 2
 fi
 
-# Production settings, except what a plain-HTTP loopback run cannot have or must not measure:
-# - SECURE_SSL_REDIRECT=0, SECURE_COOKIES=0: no TLS proxy in front, so no https redirect and cookies
-#   that travel over http (production keeps both on behind its TLS proxy);
-# - AXES_ENABLED=0: 60 simulated people share one address and two accounts; one mistyped password
-#   repeated by the script would lock all of them out (5 failures, user name + address) and the run
-#   would measure the lock-out page. Brute-force protection is proven in tests/test_security.py;
-# - EMAIL_BACKEND dummy: no mail server on this machine; the notification rows are still written;
-# - REDIS_URL unset: the web requests measured here queue no Celery task.
-export DEBUG=0 ALLOWED_HOSTS=$HOST SECURE_SSL_REDIRECT=0 SECURE_COOKIES=0 AXES_ENABLED=0
-export SECRET_KEY="$("$PY" -c 'import secrets; print(secrets.token_urlsafe(50))')"
-export EMAIL_BACKEND=django.core.mail.backends.dummy.EmailBackend
-export MEDIA_ROOT="$PWD/$OUT/media" LOG_LEVEL=WARNING
-unset REDIS_URL
+# Production settings on loopback: see loadtest/production_env.sh (shared with `make bench`).
+source loadtest/production_env.sh
 
 "$PY" manage.py migrate --noinput -v0
 

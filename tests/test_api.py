@@ -64,6 +64,12 @@ class ProblemPushTestCase(FreshRateLimit, TestCase):
         self.assertEqual(data["item"]["id"], item.pk)
         self.assertEqual(self.w.carol.notifications.count(), 1)
 
+    def test_a_pushed_item_carries_its_units_paths_and_is_in_the_supervisors_ledger(self):
+        response = post(self.api, PROBLEMS, ticket(self.w))
+        item = RectificationItem.objects.get(pk=response.json()["item"]["id"])
+        self.assertEqual((item.unit_path, item.lead_path), (self.w.K1.path, self.w.K1D.path))  # 0006_perf's triggers
+        self.assertIn(item, RectificationItem.objects.visible_to(self.w.bob))
+
     def test_the_same_ticket_again_is_200_and_a_changed_one_409(self):
         body = ticket(self.w)
         first = post(self.api, PROBLEMS, body)

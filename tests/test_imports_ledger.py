@@ -55,6 +55,14 @@ class LedgerImportTestCase(TestCase):
         self.assertEqual(plan.sheets[0]["header_rows"], [2, 3])
         self.assertFalse(Problem.objects.exists())  # a preview writes nothing
 
+    def test_imported_items_carry_their_units_paths(self):
+        job = self.job(importfiles.ledger_workbook())
+        imports.commit(job, self.batch(job))  # bulk_create: only 0006_perf's triggers fill the paths
+        items = list(RectificationItem.objects.select_related("unit", "lead_unit"))
+        self.assertEqual(len(items), 4)
+        self.assertEqual([(i.unit_path, i.lead_path) for i in items], [(i.unit.path, i.lead_unit.path) for i in items])
+        self.assertTrue(all(i.unit_path for i in items))
+
     def test_it_commits_in_one_go_and_a_second_import_creates_nothing(self):
         path = importfiles.ledger_workbook()
         job = self.job(path)

@@ -45,3 +45,16 @@ def test_deploy_check_is_clean_with_production_variables():
     result = run_manage(PRODUCTION, "check", "--deploy", "--fail-level", "WARNING")
     assert result.returncode == 0, result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+@pytest.mark.parametrize("env,expected", [
+    ({}, "LocMemCache "),
+    ({"REDIS_URL": "redis://127.0.0.1:6379/10"}, "RedisCache redis://127.0.0.1:6379/10"),
+    ({"REDIS_URL": "redis://127.0.0.1:6379/10", "CACHE_URL": "redis://cache:6379/2"}, "RedisCache redis://cache:6379/2"),
+])
+def test_one_cache_serves_the_api_rate_limit_and_the_choice_lists(env, expected):
+    """CACHE_URL when given, else the Redis of REDIS_URL, else each process's memory."""
+    result = run_manage({**PRODUCTION, **env}, "shell", "-c", "from django.conf import settings; "
+                        "c = settings.CACHES['default']; print(c['BACKEND'].rsplit('.', 1)[1], c.get('LOCATION', ''))")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == expected.strip()  # after shell's auto-import line

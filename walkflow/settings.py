@@ -352,13 +352,22 @@ if not re.fullmatch(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)", API
     raise ImproperlyConfigured(f"环境变量 API_RATE_LIMIT={API_RATE_LIMIT!r} 应形如 120/min（API_RATE_LIMIT must look like 120/min）")
 # A pushed problem carries at most 9 photos of UPLOAD_MAX_BYTES, base64-encoded (4/3 larger).
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 20 * 1024 * 1024, minimum=1024)
-# The rate limit counts in Django's cache: this process's memory unless a Redis cache is given
-# (needed as soon as more than one process serves the API, or each counts on its own).
+# Django's cache holds the API's rate-limit counters and the choice lists of the ledger and item
+# pages (ledgers/choices.py), the latter keyed by a stamp the database changes with the rows. On
+# Redis when CACHE_URL (else REDIS_URL) names one: needed as soon as more than one process serves
+# the API, or each counts on its own. Otherwise each process's own memory, where the lists still
+# stay right because the stamp, not the cache, says what is current.
 CACHE_URL = env_str("CACHE_URL")
 if CACHE_URL and not CACHE_URL.startswith(("redis://", "rediss://")):
     raise ImproperlyConfigured("环境变量 CACHE_URL 必须以 redis:// 开头（CACHE_URL must start with redis://）")
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
-          if CACHE_URL else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+if CACHE_URL or REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL or REDIS_URL,
+                          "KEY_PREFIX": "walkflow", "TIMEOUT": 3600,
+                          # A vanished cache host costs a page at most this, then it is built without it.
+                          "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1}}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "TIMEOUT": 3600,
+                          "OPTIONS": {"MAX_ENTRIES": 2000}}}
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1)
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1)
 WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 60, minimum=1)

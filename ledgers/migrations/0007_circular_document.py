@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('ledgers', '0004_ledger_export'),
+        ('ledgers', '0006_perf'),
     ]
 
     operations = [

@@ -6,7 +6,6 @@ counts per status and card, one query gives the page's rows with their relations
 choices are read as plain value lists.
 """
 
-from html import escape
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -20,11 +19,14 @@ from django.http import FileResponse, Http404, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.safestring import mark_safe
+from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as lazy
 from django.views.decorators.http import require_POST
 
+from .. import choices as unit_choices
 from .. import services
 from ..cards import RED, YELLOW, card_clock
 from ..filters import DEFAULT_SORT, SORT_CHOICES, SORTS, LedgerFilter, apply_sort
@@ -46,17 +48,15 @@ from ..inputs import date_message
 from ..ledger_export import OverdueDays, export_to_tempfile
 from ..models import (
     Attachment,
-    Campaign,
     ClosureRecord,
     ExtensionRequest,
     LedgerExport,
+    Problem,
     RectificationItem,
     Role,
     SavedFilter,
-    ServiceItem,
-    SubCategory,
-    Unit,
     WalkSession,
+    count_over_parts,
 )
 from ..tasks import enqueue_export
 from .common import get_visible_or_404, role_required
@@ -99,18 +99,25 @@ def _query(filterset, sort):
     return urlencode(pairs)
 
 
-def _counts(queryset, clock):
-    """Total and counts per status and card for the filtered set, in one aggregate query."""
+def _counts(filterset, user, clock):
+    """Total and counts per status and card for the filtered set: one aggregate per disjoint part
+    of the user's scope (see RectificationItemQuerySet.visible_parts), each served by one index."""
     aggregates = {"total": Count("pk"), "red": Count("pk", filter=clock.q(RED)),
                   "yellow": Count("pk", filter=clock.q(YELLOW))}
     for value in Status.values:
         aggregates[f"status_{value}"] = Count("pk", filter=Q(status=value))
-    counts = queryset.order_by().aggregate(**aggregates)
+    parts = [filterset.filter_queryset(part) for part in RectificationItem.objects.visible_parts(user)]
+    counts = count_over_parts(parts, **aggregates)
     counts["statuses"] = [(value, label, counts[f"status_{value}"]) for value, label in Status.choices]
     return counts
 
 
 ROW_RELATIONS = ("problem", "problem__subcategory", "unit", "lead_unit", "owner")
+# The columns a row shows: building 50 × 6 model instances with every column of every table costs
+# more than the query that reads them.
+ROW_FIELDS = ("problem__description", "problem__category", "problem__subcategory__name", "unit__name",
+              "lead_unit__name", "owner__username", "owner__first_name", "owner__last_name", "measure", "status",
+              "deadline")
 
 
 def _page(queryset, total, number):
@@ -121,34 +128,48 @@ def _page(queryset, total, number):
     paginator.__dict__["count"] = total  # Paginator.count is a cached_property
     page = paginator.get_page(number)
     ids = list(page.object_list)
-    rows = RectificationItem.objects.filter(pk__in=ids).select_related(*ROW_RELATIONS).in_bulk() if ids else {}
+    rows = (RectificationItem.objects.filter(pk__in=ids).select_related(*ROW_RELATIONS).only(*ROW_FIELDS)
+            .in_bulk()) if ids else {}
     page.object_list = [rows[pk] for pk in ids if pk in rows]
     return page
 
 
-def _choices(user):
-    """Filter choices as plain value lists, one light query each. A province has thousands of
-    units and owners: their <option>s are written here in one pass, not by a template loop."""
-    units = list(Unit.objects.subtree(user.unit).values_list("pk", "name", "depth")) if user.unit_id else []
-    top = min((depth for _pk, _name, depth in units), default=0)
-    return {
-        "campaigns": list(Campaign.objects.visible_to(user).values_list("pk", "name")),
-        "units": [(pk, "\u3000" * (depth - top) + name) for pk, name, depth in units],
-        "owners": [(pk, f"{last}{first}".strip() or username) + ((f"（{unit}）",) if unit else ())
-                   for pk, last, first, username, unit in services.assignable_owners(user)
-                   .values_list("pk", "last_name", "first_name", "username", "unit__name")],
-        "service_items": list(ServiceItem.objects.visible_to(user).values_list("pk", "name")),
-        "subcategories": list(SubCategory.objects.filter(is_active=True).values_list("pk", "name", "category")),
-    }
+MARKS = {RED: "mark-red", YELLOW: "mark-yellow"}
 
 
-def _options(choices, selected=""):
-    """<option> elements for (value, label, *more label) tuples; labels and values escaped."""
+def _rows_html(rows, with_checkbox):
+    """The table's rows, written here in one pass: through the template engine 50 rows cost about
+    18 ms, three times the rest of the template; here 2.6 ms. The same markup the template loop had
+    (cards below 900 px: each fact cell carries its label in data-label; a 44 px label around the
+    checkbox); the red/yellow mark reads as ledgers/ledger/_mark.html does on the item page."""
+    item_url = reverse("item_detail", args=[0]).removesuffix("0/")
+    # Labels looked up once, not per row (get_FOO_display rebuilds its choices dict on every call).
+    statuses, categories = dict(Status.choices), dict(Problem.Category.choices)
+    red, yellow, no_card, select = _("红牌 逾期%(overdue)s个工作日"), _("黄牌 临期"), _("无"), _("选择第 %(id)s 号")
+    labels = [_("编号"), _("类别"), _("所属单位"), _("牵头部门"), _("责任人"), _("整改时限")]
     parts = []
-    for value, *label in choices:
-        value = str(value)
-        mark = " selected" if value == selected else ""
-        parts.append(f'<option value="{escape(value)}"{mark}>{escape("".join(str(x) for x in label))}</option>')
+    for item, card, overdue in rows:
+        problem = item.problem
+        mark = red % {"overdue": overdue} if card == RED else yellow if card == YELLOW else no_card
+        parts.append(format_html(
+            '<tr class="row-{}">{}<td class="c-id" data-label="{}">{}</td>'
+            '<td class="text c-text"><a href="{}{}/">{}</a><div class="muted small">{}</div></td>'
+            '<td class="c-fact" data-label="{}">{}{}</td><td class="c-fact" data-label="{}">{}</td>'
+            '<td class="c-fact" data-label="{}">{}</td><td class="c-fact" data-label="{}">{}</td>'
+            '<td class="c-fact" data-label="{}">{}</td>'
+            '<td class="c-status"><span class="status status-{}">{}</span></td>'
+            '<td class="c-mark"><span class="mark {}">{}</span></td></tr>\n',
+            card,
+            format_html('<td class="c-check"><label class="check"><input type="checkbox" name="items" value="{}" '
+                        'class="row-check" aria-label="{}"></label></td>',
+                        item.pk, select % {"id": item.pk}) if with_checkbox else "",
+            labels[0], item.pk,
+            item_url, item.pk, Truncator(problem.description).chars(60), Truncator(item.measure).chars(60),
+            labels[1], categories.get(problem.category, problem.category),
+            format_html('<div class="muted small">{}</div>', problem.subcategory.name) if problem.subcategory else "",
+            labels[2], item.unit.name, labels[3], item.lead_unit.name, labels[4], item.owner.display_name,
+            labels[5], f"{item.deadline:%Y-%m-%d}",
+            item.status, statuses.get(item.status, item.status), MARKS.get(card, "mark-none"), mark))
     return mark_safe("".join(parts))
 
 
@@ -159,17 +180,17 @@ def ledger(request):
     clock = card_clock()
     filterset, sort, notices = ledger_filter(request, clock)
     queryset = filterset.qs
-    counts = _counts(queryset, clock)
+    counts = _counts(filterset, user, clock)
     page = _page(apply_sort(queryset, sort), counts["total"], request.GET.get("page"))
     overdue = OverdueDays(clock)
     rows = [(item, clock.card(item), overdue(item.status, item.deadline)) for item in page.object_list]
     query = _query(filterset, sort)
     values = {name: str(value) for name, value in filterset.valid_params()}
-    choices = _choices(user)
-    options = {name: _options(choices[key], values.get(name, "")) for name, key in (
+    choices = unit_choices.for_user(user)
+    options = {name: unit_choices.with_selected(choices["html"][key], values.get(name, "")) for name, key in (
         ("campaign", "campaigns"), ("unit", "units"), ("lead_unit", "units"), ("owner", "owners"),
         ("service_item", "service_items"))}
-    options["bulk_owner"] = _options(choices["owners"])
+    options["bulk_owner"] = unit_choices.with_selected(choices["html"]["owners"], "")
     context = {
         "filter": filterset, "form": filterset.form, "counts": counts, "page": page, "rows": rows,
         "query": query, "sort": sort, "sort_choices": SORT_CHOICES, "notices": notices, "clock": clock,
@@ -180,6 +201,7 @@ def ledger(request):
         "values": values,
         "saved_filters": list(SavedFilter.objects.filter(user=user).values_list("pk", "name", "query")),
         "is_supervisor": user.has_role(Role.SUPERVISOR),
+        "rows_html": _rows_html(rows, user.has_role(Role.SUPERVISOR)),
         "bulk_actions": BulkForm.ACTIONS,
     }
     return render(request, "ledgers/ledger/list.html", context)
@@ -370,9 +392,15 @@ ACTION_LABELS = {
 }
 
 
+# Forms whose long <select> is written from the cached, pre-rendered options (ledgers/choices.py).
+PRERENDERED = {"reassign": "owners", "lead-unit": "lead_units"}
+
+
 def _blank_form(action, item, user):
     who, form_class, needs_actor, _run_it, _message = ACTIONS[action]
     kwargs = {"actor": user} if needs_actor else {}
+    if action in PRERENDERED:
+        kwargs["options"] = unit_choices.for_user(user)["html"][PRERENDERED[action]]
     initial = {"version": item.version}
     if action == "deadline":
         initial["deadline"] = item.deadline

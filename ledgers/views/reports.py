@@ -197,7 +197,7 @@ def dashboard(request):
     weeks = [first_monday + datetime.timedelta(weeks=n) for n in range(DASHBOARD_WEEKS)]
     found = _per_week(Problem.objects.filter(unit__path__startswith=scope.path, found_at__gte=window.start_dt,
                                              found_at__lt=window.end_dt), "found_at", weeks)
-    closed = _per_week(RectificationItem.objects.filter(unit__path__startswith=scope.path,
+    closed = _per_week(RectificationItem.objects.filter(unit_path__startswith=scope.path,
                                                         closed_at__gte=window.start_dt, closed_at__lt=window.end_dt),
                        "closed_at", weeks)
     week_rows = [{"label": _("%(month)d月%(day)d日起") % {"month": monday.month, "day": monday.day},

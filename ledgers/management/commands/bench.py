@@ -7,13 +7,13 @@ from django.core.management.base import BaseCommand, CommandError
 
 from ledgers.bench import Bench, child as run_child
 
-STEPS = ["ledger", "admin", "export", "iie", "circular", "walk", "dashboard", "api"]
+STEPS = ["ledger", "admin", "export", "iie", "circular", "walk", "dashboard", "api", "cpu", "throughput"]
 STEPS += ["imports"]  # ledgers/imports/benchmark.py
 STEPS += ["circular_docx"]  # the circular as a document (ledgers/reports/document.py)
 
 
 class Command(BaseCommand):
-    help = "测量性能：台账页、Django admin、导出（对比 django-import-export）、月通报、走流程提交、统计页。"
+    help = "测量性能：台账页、Django admin、导出（对比 django-import-export）、月通报、走流程提交、统计页、吞吐量（wrk）。"
 
     def add_arguments(self, parser):
         parser.add_argument("--problems", type=int, default=int(os.environ.get("BENCH_PROBLEMS", "100000")))
