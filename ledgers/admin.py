@@ -5,6 +5,7 @@ from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
+from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from .roles import manages_global_settings, outranks, role_label
@@ -85,6 +86,23 @@ class ScopedAdmin(ScopedFormfields, admin.ModelAdmin):
     # Many-to-many fields whose rows outside the acting user's choices are kept as they are (a
     # user's roles that the acting administrator does not hold) instead of making the row read-only.
     keeps_outside_scope = ()
+
+    def get_exclude(self, request, obj=None):
+        # Stored files are served only by the scoped download views; the admin's own link would point
+        # at MEDIA_URL, which nothing serves: the change page shows the file's name instead.
+        return [*(super().get_exclude(request, obj) or ()), *self.file_fields()]
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        return [*readonly, "stored_files"] if self.file_fields() else readonly
+
+    def file_fields(self):
+        return [f.name for f in self.model._meta.fields if isinstance(f, models.FileField)]
+
+    @admin.display(description=_("存储的文件"))
+    def stored_files(self, obj):
+        names = [getattr(obj, name).name for name in self.file_fields() if getattr(obj, name)]
+        return "、".join(name.rsplit("/", 1)[-1] for name in names) or "—"
 
     def scope(self, request, queryset):
         if self.scope_through:

@@ -86,3 +86,45 @@ class AdminTestCase(TestCase):
         self.assertEqual({user.username for user in users}, {"dave"})
         sibling = self.client.get(reverse("admin:ledgers_unit_change", args=[w.K1.pk]))
         self.assertEqual(sibling.status_code, 302)  # the admin's "does not exist" answer
+
+
+class StoredFilesTestCase(TestCase):
+    """Files are served only by the scoped download views; nothing serves MEDIA_URL."""
+
+    @classmethod
+    def setUpTestData(cls):
+        cls.w = build_world()
+        cls.root = cls.w.erin
+        cls.root.is_staff = cls.root.is_superuser = True
+        cls.root.save()
+
+    def test_no_admin_form_offers_a_stored_file(self):
+        from django.contrib import admin
+        from django.db import models
+        from django.test import RequestFactory
+
+        request = RequestFactory().get("/admin/")
+        request.user = self.root
+        with_files = 0
+        for model, model_admin in admin.site._registry.items():
+            files = {f.name for f in model._meta.fields if isinstance(f, models.FileField)}
+            if not files:
+                continue
+            with_files += 1
+            self.assertEqual(files & set(model_admin.get_form(request).base_fields), set(), model)
+            self.assertIn("stored_files", model_admin.get_readonly_fields(request), model)
+        self.assertGreaterEqual(with_files, 5)  # attachments, reports, exports, imports, issued circulars
+
+    def test_a_photo_shows_its_name_and_no_dead_link(self):
+        from django.core.files.base import ContentFile
+
+        from ledgers.models import Attachment
+
+        photo = Attachment(unit=self.w.K1, original_name="现场.png", content_type="image/png", size=3,
+                           uploaded_by=self.root)
+        photo.file.save("现场.png", ContentFile(b"png"), save=True)
+        self.client.force_login(self.root)
+        response = self.client.get(reverse("admin:ledgers_attachment_change", args=[photo.pk]))
+        self.assertEqual(response.status_code, 200)
+        self.assertContains(response, photo.file.name.rsplit("/", 1)[-1])
+        self.assertNotContains(response, "/media-not-served/")
