@@ -9,8 +9,10 @@ wrong types) at every level. The form fields come from the form classes themselv
 added to a form is fuzzed without a change here.
 
 After every request: the status is below 500, and when the request was refused (4xx, or an error
-message and no success message) or only read something (GET), the row count of every table of the
-project is what it was before. A URL name or item action without an entry here fails
+message and no success message, or the form shown again with its errors) or only read something
+(GET), the row count of every table of the project is what it was before. The REST API (api:*) is
+fuzzed by schemathesis in tests/test_api_schema.py from its schema; SCHEMATHESIS_NAMES counts those
+names as covered and is checked against the schema's operations. A URL name or item action without an entry here fails
 `test_every_url_and_item_action_is_fuzzed`, as in tests/test_access_all_urls.py.
 
 Example counts are modest so that the file runs in well under a minute; FIGURES below records what
@@ -18,35 +20,48 @@ ran, for the README.
 """
 
 import datetime
+import functools
+import io
 import json
+import os
+import re
+import zipfile
+from unittest import mock
 from urllib.parse import urlencode
 
 from django import forms
 from django.apps import apps
 from django.contrib.messages import constants, get_messages
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client
-from django.urls import reverse
+from django.urls import resolve, reverse
 from django.utils import timezone
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis.extra.django import TestCase
 
-from ledgers import services
+from ledgers import imports, services
+from ledgers.imports import activation
 from ledgers.models import (
     Attachment,
+    ImportBatch,
     LedgerExport,
     Notification,
+    Problem,
     Report,
     RectificationItem,
     Role,
     SavedFilter,
 )
+from ledgers.reports import circulars
 from ledgers.roles import grant
 from ledgers.views.ledger import ACTIONS
+from tests import importfiles
 from tests.test_access_all_urls import project_url_names
 from tests.test_uploads import ACTIVE_PDFS, jpeg_with_metadata, png_header
 from tests.test_walk_submission import valid_payload
@@ -225,10 +240,18 @@ class FuzzTestCase(TestCase):
 
     @staticmethod
     def refused(response):
-        if response.status_code >= 400:
+        if response.status_code >= 400 or FuzzTestCase.shown_with_form_errors(response):
             return True
         levels = {message.level for message in get_messages(response.wsgi_request)}
         return constants.ERROR in levels and constants.SUCCESS not in levels
+
+
+    @staticmethod
+    def shown_with_form_errors(response):
+        """A form page answered again with its bound form's errors: how a form page refuses."""
+        contexts = response.context if isinstance(response.context, list) else [response.context]
+        return any(isinstance(value, forms.BaseForm) and value.is_bound and value.errors
+                   for context in contexts if context is not None for value in context.flatten().values())
 
 
 def fuzz(examples):
@@ -521,13 +544,254 @@ class ReportedInputsTests(FuzzTestCase):
         self.assertIn("日期须在 2000 年至 2100 年之间", str(refused.exception.message_dict["deadline"]))
 
 
+# ---------------------------------------------------------------------------------------------
+# Imports (ledgers/views/imports.py): hostile workbooks, mappings, batches of others
+# ---------------------------------------------------------------------------------------------
+
+
+def _zip_without_a_workbook():
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("readme.txt", "不是表格")
+    return buffer.getvalue()
+
+
+@functools.cache
+def ledger_workbook_bytes():
+    path = importfiles.ledger_workbook()
+    with open(path, "rb") as handle:
+        content = handle.read()
+    os.remove(path)
+    return content
+
+
+def hostile_workbooks():
+    """One fresh upload of a file an import must refuse with a message (or read, when it is one)."""
+    real = ledger_workbook_bytes()
+    choices = [
+        ("台账.xlsx", b""), ("台账.xlsx", bytes(range(256)) * 8), ("a" * 300 + ".xlsx", real),
+        ("台账.docx", real), ("台账.xlsx", _zip_without_a_workbook()), ("台账.xlsm", _zip_without_a_workbook()),
+        ("台账.csv", "序号,问题描述,整改措施\n1,窗口排队,增设窗口\n".encode("gbk")), ("台账.csv", b"\x00" * 64),
+        ("台账.csv", "问题描述\x00,整改措施\n\x00,\x00\n".encode()), ("台账.csv", b"\xff\xfe\x00\xd8"),
+        ("台账.xlsx", real[: len(real) // 2]), ("台账.xlsx", real), ("台账.xlsx", real), (".csv", b"a,b\n"),
+        ("台\x00账.xlsx", real), ("台账.csv.exe", b"a,b\n"), ("台账.XLSX", real),
+    ]
+    return st.sampled_from(choices).map(lambda chosen: [SimpleUploadedFile(*chosen)])
+
+
+def valid_or_fuzzed(base):
+    """Where the valid request is rare among fuzzed ones, send it too: its path is fuzzed as well."""
+    return st.one_of(st.just({name: [value] for name, value in base.items()}), fuzzed(base))
+
+
+class ImportFuzzTests(FuzzTestCase):
+    @classmethod
+    def setUpTestData(cls):
+        super().setUpTestData()
+        w = cls.w
+        mapping = cls.batch(ImportBatch.Status.MAPPING)
+        _layouts, mapping.mapping = imports.inspect(imports.job_for(mapping))
+        mapping.save(update_fields=["mapping"])
+        previewed = cls.batch(ImportBatch.Status.PREVIEWED, mapping=mapping.mapping,
+                              summary={"created": 4, "updated": 0, "errors": 0})
+        people = cls.batch(ImportBatch.Status.DONE, kind=ImportBatch.Kind.USERS, unit=w.P, campaign=None)
+        code = activation.issue([w.alice], people)[0]
+        foreign = cls.batch(ImportBatch.Status.MAPPING, created_by=w.bob, mapping=mapping.mapping)
+        cls.o.update(mapping=mapping, previewed=previewed, people=people, foreign_batch=foreign)
+        cls.code = activation._code(code.salt)
+
+    @classmethod
+    def batch(cls, status, **fields):
+        w = cls.w
+        values = dict(kind=ImportBatch.Kind.LEDGER, created_by=w.erin, unit=w.K1, campaign=w.campaign,
+                      original_name="台账.xlsx", status=status)
+        batch = ImportBatch(**{**values, **fields})
+        batch.file.save("台账.xlsx", ContentFile(ledger_workbook_bytes()), save=False)
+        batch.save()
+        return batch
+
+    def batch_pk(self, data, *keys):
+        return data.draw(st.sampled_from([self.o[key].pk for key in keys] * 2 + [self.o["foreign_batch"].pk, 0,
+                                                                                   10**30]))
+
+    @fuzz(FORM_EXAMPLES)
+    @given(data=st.data())
+    def test_import_new(self, data):
+        from ledgers.views.imports import UploadForm
+
+        kind = data.draw(st.sampled_from(["ledger"] * 4 + ["units", "users", "other"]))
+        user = data.draw(st.sampled_from([self.w.erin] * 4 + [self.w.bob]))
+        form_kind = kind if kind in ImportBatch.Kind.values else "ledger"
+        base = {name: valid_value(field) for name, field in form_fields(UploadForm(kind=form_kind, user=user)).items()
+                if not isinstance(field, forms.FileField)}
+        drawn = data.draw(valid_or_fuzzed(base))  # the file is the point: valid fields let it be read
+        drawn["file"] = data.draw(hostile_workbooks())
+        self.send("import_new", user, "post", reverse("import_new", args=[kind]), drawn)
+
+    @fuzz(FORM_EXAMPLES)
+    @given(data=st.data())
+    def test_import_mapping(self, data):
+        batch = self.o["mapping"]
+        base = {f"col-{index}": offered for index, offered in enumerate(batch.mapping.values())}
+        base.update(default_category=Problem.Category.values[0], default_owner="carol")
+        pk = self.batch_pk(data, "mapping", "previewed")
+        self.send("import_mapping", self.w.erin, "post", reverse("import_mapping", args=[pk]),
+                  data.draw(fuzzed(base)))
+
+    @fuzz(PAGE_EXAMPLES)
+    @given(data=st.data())
+    def test_import_confirm(self, data):
+        pk = self.batch_pk(data, "previewed", "mapping")
+        self.send("import_confirm", self.w.erin, "post", reverse("import_confirm", args=[pk]), data.draw(fuzzed({})))
+
+    @fuzz(PAGE_EXAMPLES)
+    @given(data=st.data())
+    def test_import_credentials(self, data):
+        pk = self.batch_pk(data, "people", "previewed")
+        self.send("import_credentials", self.w.erin, "post", reverse("import_credentials", args=[pk]),
+                  data.draw(fuzzed({})))
+
+    @fuzz(FORM_EXAMPLES)
+    @given(data=st.data())
+    def test_activate(self, data):
+        self.client.logout()
+        base = {"username": "alice", "code": self.code, "new_password1": "走流程-Strong-2026",
+                "new_password2": "走流程-Strong-2026"}
+        self.send("activate", None, "post", reverse("activate"), data.draw(valid_or_fuzzed(base)))
+
+    def import_page(self, data, name):
+        if name == "imports":
+            args = []
+        elif name == "import_template":
+            args = [data.draw(st.sampled_from(["ledger", "units", "users", "other"]))]
+        else:
+            args = [self.batch_pk(data, "mapping", "previewed", "people")]
+        user = data.draw(st.sampled_from([self.w.erin, self.w.erin, self.w.bob]))
+        query = {"page": [data.draw(hostile_text)]} if data.draw(st.booleans()) else {}
+        self.send(name, user, "get", reverse(name, args=args), query)
+
+
+def _named_page_test(method, name):
+    @fuzz(PAGE_EXAMPLES)
+    @given(data=st.data())
+    def test(self, data):
+        getattr(self, method)(data, name)
+
+    return test
+
+
+IMPORT_PAGES = ["imports", "import_template", "import_mapping", "import_status", "import_status_json"]
+for _name in IMPORT_PAGES:
+    setattr(ImportFuzzTests, f"test_{_name}_page", _named_page_test("import_page", _name))
+
+
+# ---------------------------------------------------------------------------------------------
+# The circular's document (ledgers/views/circulars.py)
+# ---------------------------------------------------------------------------------------------
+
+
+class CircularFuzzTests(FuzzTestCase):
+    @classmethod
+    def setUpTestData(cls):
+        super().setUpTestData()
+        circulars.issue(cls.o["report"], cls.w.erin)
+
+    def report_pk(self, data):
+        return data.draw(st.sampled_from([self.o["report"].pk] * 4 + [0, 10**30]))
+
+    @fuzz(FORM_EXAMPLES)
+    @given(data=st.data())
+    def test_report_circular(self, data):
+        from ledgers.views.circulars import DraftForm
+
+        base = {name: valid_value(field) for name, field in form_fields(DraftForm()).items()}
+        base["serial"] = "12"
+        user = data.draw(st.sampled_from([self.w.erin, self.w.erin, self.w.bob]))
+        self.send("report_circular", user, "post", reverse("report_circular", args=[self.report_pk(data)]),
+                  data.draw(fuzzed(base)))
+
+    @fuzz(FORM_EXAMPLES)
+    @given(data=st.data())
+    def test_report_circular_settings(self, data):
+        from ledgers.views.circulars import SettingsForm
+
+        base = {name: valid_value(field) for name, field in form_fields(SettingsForm()).items()}
+        self.send("report_circular_settings", self.w.erin, "post",
+                  reverse("report_circular_settings", args=[self.report_pk(data)]), data.draw(fuzzed(base)))
+
+    @fuzz(PAGE_EXAMPLES)
+    @given(data=st.data())
+    def test_report_circular_issue(self, data):
+        user = data.draw(st.sampled_from([self.w.erin, self.w.bob]))
+        self.send("report_circular_issue", user, "post",
+                  reverse("report_circular_issue", args=[self.report_pk(data)]), data.draw(fuzzed({})))
+
+    def test_a_report_or_version_past_the_integer_columns_is_not_found(self):
+        self.client.force_login(self.w.erin)
+        for pk, version in ((10**30, 1), (self.o["report"].pk, 10**30)):
+            with self.subTest(pk=pk, version=version):
+                url = reverse("report_issued_download", kwargs={"pk": pk, "version": version, "extension": "docx"})
+                self.assertEqual(self.client.get(url).status_code, 404)
+        url = reverse("report_issued_download", kwargs={"pk": self.o["report"].pk, "version": 1, "extension": "docx"})
+        self.assertEqual(self.client.get(url).status_code, 200)
+
+    # LibreOffice takes seconds per document; its conversion is tested in tests/test_reports_circular_views.py,
+    # here only what the views do with hostile ids, versions and extensions.
+    def circular_page(self, data, name):
+        kwargs = {"pk": self.report_pk(data)}
+        if name != "report_circular":
+            kwargs["extension"] = data.draw(st.sampled_from(["docx", "pdf", "xlsx", "html", "docx.exe", "%00"]))
+        if name == "report_issued_download":
+            kwargs["version"] = data.draw(st.sampled_from([1, 1, 2, 0, 10**30]))
+        query = {"version": [data.draw(hostile_text)]} if data.draw(st.booleans()) else {}
+        user = data.draw(st.sampled_from([self.w.erin, self.w.erin, self.w.bob]))
+        with mock.patch("ledgers.reports.pdf.to_pdf", return_value=b"%PDF-1.4\n"):
+            self.send(name, user, "get", reverse(name, kwargs=kwargs), query)
+
+
+CIRCULAR_PAGES = ["report_circular", "report_circular_download", "report_issued_download"]
+for _name in CIRCULAR_PAGES:
+    setattr(CircularFuzzTests, f"test_{_name}_page", _named_page_test("circular_page", _name))
+
+
+# The walk API's other faces, not described by its schema.
+API_PAGES = {"api:docs": "/api/v1/docs/", "api:not_found": "/api/v1/"}
+
+
+class ApiPageFuzzTests(FuzzTestCase):
+    @fuzz(PAGE_EXAMPLES)
+    @given(data=st.data())
+    def test_api_docs_and_unknown_paths(self, data):
+        cache.clear()  # the API's throttle would answer 429 after a few anonymous requests
+        name = data.draw(st.sampled_from(sorted(API_PAGES)))
+        tail = data.draw(st.sampled_from(["", "x", "items/%00/", "items/99999999999999999999999999/", "%0A", "..%2F"]))
+        url = API_PAGES[name] + (tail if name == "api:not_found" else "")
+        self.send(name, data.draw(st.sampled_from([None, self.w.bob])), "get", url,
+                  {"q": [data.draw(hostile_text)]})
+
+
+# API URL names whose every operation tests/test_api_schema.py drives with schemathesis from the
+# schema (api:schema is the schema it reads); CoverageTests checks this set against the schema.
+SCHEMATHESIS_NAMES = {"api:problems", "api:items", "api:item", "api:item_progress", "api:item_closure",
+                      "api:item_approve", "api:item_return", "api:figures", "api:schema"}
+
+
 class CoverageTests(TestCase):
     def test_every_url_and_item_action_is_fuzzed(self):
         fuzzed_names = {"login", "logout", "notifications_read", "walk_keepalive", "ledger_bulk", "saved_filter_save",
-                        "saved_filter_delete", "report_request", "item_action", "walk_submit", *PAGES}
+                        "saved_filter_delete", "report_request", "item_action", "walk_submit", *PAGES,
+                        "import_new", "import_mapping", "import_confirm", "import_credentials", "activate",
+                        *IMPORT_PAGES, "report_circular_settings", "report_circular_issue", *CIRCULAR_PAGES,
+                        *API_PAGES, *SCHEMATHESIS_NAMES}
         self.assertEqual(project_url_names() - fuzzed_names, set(),
                          "new URL: give it a fuzz test in tests/test_fuzz_inputs.py")
         self.assertEqual(set(ACTIONS) - set(ITEM_FOR_ACTION), set(), "new item action: add it to ITEM_FOR_ACTION")
+
+    def test_the_schemathesis_names_are_the_operations_of_the_api_schema(self):
+        schema = self.client.get(reverse("api:schema"), {"format": "json"}).json()
+        operations = {resolve(re.sub(r"\{[^}]+\}", "1", path)).view_name for path in schema["paths"]}
+        self.assertEqual(SCHEMATHESIS_NAMES, operations | {"api:schema"},
+                         "an API URL outside the schema is not fuzzed by tests/test_api_schema.py")
 
 
 def teardown_module():

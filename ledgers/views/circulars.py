@@ -18,6 +18,7 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from ..inputs import MAX_INTEGER
 from ..models import Report
 from ..reports import circulars, pdf
 from ..reports.models import CircularDraft, CircularEvent, CircularSettings, IssuedCircular
@@ -162,6 +163,8 @@ def circular_download(request, pk, extension):
 @role_required(*READERS)
 def issued_download(request, pk, version, extension):
     """An issued version's stored file, byte for byte (PDF: converted from the stored document)."""
+    if pk > MAX_INTEGER or version > MAX_INTEGER:
+        raise Http404  # a foreign-key lookup past the integer columns crashes the database driver
     issued = get_object_or_404(IssuedCircular.objects.visible_to(request.user).select_related("report__scope"),
                                report_id=pk, version=version)
     if extension not in CONTENT_TYPES:
