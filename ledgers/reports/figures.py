@@ -303,9 +303,9 @@ def compute_figures(scope, period, *, today=None, calendar=None):
     path = scope.path
     key_length = len(path) + PATH_STEP + 1
 
-    def grouped(queryset, unit_field, **aggregates):
-        key = Substr(f"{unit_field}__path", 1, key_length)
-        rows = (queryset.filter(**{f"{unit_field}__path__startswith": path}).order_by()
+    def grouped(queryset, path_field, **aggregates):
+        key = Substr(path_field, 1, key_length)
+        rows = (queryset.filter(**{f"{path_field}__startswith": path}).order_by()
                 .annotate(group=key).values("group").annotate(**aggregates))
         return {row.pop("group"): row for row in rows}
 
@@ -330,7 +330,7 @@ def compute_figures(scope, period, *, today=None, calendar=None):
         top_leaders=Count("id", filter=Q(leader_rank=WalkSession.LeaderRank.TOP)),
         service_items=Count("service_item_id", distinct=True),
     )
-    merge(grouped(walks, "unit", **walk_aggregates))
+    merge(grouped(walks, "unit__path", **walk_aggregates))
     totals = walks.filter(unit__path__startswith=path).aggregate(**walk_aggregates)
     for name, value in totals.items():
         setattr(total, name, value or 0)
@@ -339,7 +339,7 @@ def compute_figures(scope, period, *, today=None, calendar=None):
     must_walk = must_walk_item_ids(scope, period)
     if must_walk:
         covering = WalkSession.objects.filter(started_at__lt=as_of_end, service_item_id__in=must_walk)
-        merge(grouped(covering, "unit", must_walk_covered=Count("service_item_id", distinct=True)))
+        merge(grouped(covering, "unit__path", must_walk_covered=Count("service_item_id", distinct=True)))
         total.must_walk_covered = covering.filter(unit__path__startswith=path).aggregate(
             n=Count("service_item_id", distinct=True))["n"]
 
@@ -347,7 +347,7 @@ def compute_figures(scope, period, *, today=None, calendar=None):
     problems = Problem.objects.filter(found_at__gte=period.start_dt, found_at__lt=period.end_dt)
     categories = Problem.Category.values
     category_counts = {f"cat_{c}": Count("id", filter=Q(category=c)) for c in categories}
-    for group, values in grouped(problems, "unit", problems=Count("id"),
+    for group, values in grouped(problems, "unit__path", problems=Count("id"),
                                  on_spot=Count("id", filter=Q(resolution=Problem.Resolution.ON_SPOT)),
                                  **category_counts).items():
         row = rows.setdefault(group, UnitFigures(label=group))
@@ -363,8 +363,9 @@ def compute_figures(scope, period, *, today=None, calendar=None):
 
     # Rectification items: opened and closed in the period, and their state at its end.
     open_then = Q(opened_on__lte=as_of) & (Q(closed_at__isnull=True) | Q(closed_at__gte=as_of_end))
+    # Items carry their unit's path (migration 0006): no join with the units.
     merge(grouped(
-        RectificationItem.objects.all(), "unit",
+        RectificationItem.objects.all(), "unit_path",
         items_created=Count("id", filter=Q(opened_on__gte=period.start, opened_on__lte=period.end)),
         closed=Count("id", filter=Q(closed_at__gte=period.start_dt, closed_at__lt=period.end_dt)),
         items_total=Count("id", filter=Q(opened_on__lte=as_of)),
@@ -377,9 +378,9 @@ def compute_figures(scope, period, *, today=None, calendar=None):
     # Working days from opening to closure, for the items closed in the period: grouped by the
     # (opened, closed) date pair, so the calendar is asked once per distinct pair.
     pairs = list(
-        RectificationItem.objects.filter(unit__path__startswith=path, closed_at__gte=period.start_dt,
+        RectificationItem.objects.filter(unit_path__startswith=path, closed_at__gte=period.start_dt,
                                          closed_at__lt=period.end_dt)
-        .order_by().annotate(group=key, closed_day=TruncDate("closed_at"))
+        .order_by().annotate(group=Substr("unit_path", 1, key_length), closed_day=TruncDate("closed_at"))
         .values_list("group", "opened_on", "closed_day").annotate(n=Count("id"))
     )
     if pairs:
@@ -401,7 +402,7 @@ def compute_figures(scope, period, *, today=None, calendar=None):
     merge(grouped(
         ClosureRecord.objects.filter(decision=ClosureRecord.Decision.APPROVED, reviewed_at__gte=period.start_dt,
                                      reviewed_at__lt=period.end_dt),
-        "item__unit", **closure_aggregates,
+        "item__unit_path", **closure_aggregates,
     ))
 
     ordered = [rows[child.path] for child in children]

@@ -5,15 +5,11 @@ progress and then offers the download. Every report, figure and download is limi
 user's own unit and the units under it.
 """
 
-import datetime
-
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Count
-from django.db.models.functions import TruncDate
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import path
@@ -24,14 +20,14 @@ from django.views.decorators.http import require_POST
 
 from ..inputs import query_text
 from ..reports.workbook import weekly_title
-from ..models import Problem, RectificationItem, Report, Role, Unit
+from ..models import Problem, Report, Role, Unit
+from ..reports.dashboard import dashboard_figures
 from ..reports.figures import Period, PeriodError, compute_figures
 from ..reports.jobs import ensure_report, report_filename
 from .common import get_visible_or_404, role_required
 
 READERS = (Role.OFFICE, Role.LEADER, Role.SUPERVISOR, Role.ADMIN)
 REQUESTERS = (Role.OFFICE, Role.ADMIN)
-DASHBOARD_WEEKS = 12
 # Units offered as a report scope: down to counties; townships are read in their county's report.
 SCOPE_LEVELS = (Unit.Level.PROVINCE, Unit.Level.CITY, Unit.Level.COUNTY)
 
@@ -187,21 +183,12 @@ def weekly_summary(request):
 @login_required
 @role_required(*READERS)
 def dashboard(request):
-    today = timezone.localdate()
     scope = _scope_from_request(request)
-    this_week = Period.containing(Report.Kind.WEEKLY, today)
-    first_monday = this_week.start - datetime.timedelta(weeks=DASHBOARD_WEEKS - 1)
-    window = Period(Report.Kind.WEEKLY, "dashboard", first_monday, today)
-    figures = compute_figures(scope, window, today=today)
-
-    weeks = [first_monday + datetime.timedelta(weeks=n) for n in range(DASHBOARD_WEEKS)]
-    found = _per_week(Problem.objects.filter(unit__path__startswith=scope.path, found_at__gte=window.start_dt,
-                                             found_at__lt=window.end_dt), "found_at", weeks)
-    closed = _per_week(RectificationItem.objects.filter(unit_path__startswith=scope.path,
-                                                        closed_at__gte=window.start_dt, closed_at__lt=window.end_dt),
-                       "closed_at", weeks)
+    data = dashboard_figures(scope, timezone.localdate())
+    figures, first_monday = data["figures"], data["first_monday"]
     week_rows = [{"label": _("%(month)d月%(day)d日起") % {"month": monday.month, "day": monday.day},
-                  "found": found[n], "closed": closed[n]} for n, monday in enumerate(weeks)]
+                  "found": found, "closed": closed}
+                 for monday, found, closed in zip(data["weeks"], data["found"], data["closed"])]
     categories = _categories(figures)
     units = [{"label": row.label, "red": row.red, "open": row.open,
               "rate": round(row.closure_rate * 100, 1) if row.closure_rate is not None else None,
@@ -217,17 +204,6 @@ def dashboard(request):
 def _categories(figures):
     return [{"label": str(label), "n": figures.total.by_category.get(value, 0)}
             for value, label in Problem.Category.choices]
-
-
-def _per_week(queryset, field, weeks):
-    """Counts per week from a GROUP BY on the local day: a dozen weeks are at most 84 rows."""
-    counts = [0] * len(weeks)
-    days = queryset.order_by().annotate(day=TruncDate(field)).values("day").annotate(n=Count("id"))
-    for row in days:
-        index = (row["day"] - weeks[0]).days // 7
-        if 0 <= index < len(weeks):
-            counts[index] += row["n"]
-    return counts
 
 
 urlpatterns = [
