@@ -27,6 +27,7 @@ from .serializers import (
     ApproveInSerializer,
     ClosureInSerializer,
     ErrorSerializer,
+    EventSerializer,
     FiguresSerializer,
     ItemDetailSerializer,
     ItemPageSerializer,
@@ -157,11 +158,7 @@ def _item_response(user, pk):
     if not rows:
         raise exceptions.NotFound()
     events = ItemEvent.objects.filter(item_id=pk).select_related("actor").order_by("at", "id")
-    timeline = [{"at": timezone.localtime(event.at).isoformat(), "action": event.action,
-                 "action_label": event.get_action_display(), "from_status": event.from_status,
-                 "to_status": event.to_status, "actor": event.actor.display_name if event.actor else None,
-                 "note": event.note} for event in events]
-    return Response({**rows[0], "timeline": timeline})
+    return Response({**rows[0], "timeline": EventSerializer(events, many=True).data})
 
 
 @extend_schema(responses=responses(ItemDetailSerializer), summary="整改措施及其日志", tags=["整改台账"])
