@@ -123,6 +123,10 @@ LIST_PARAMETERS = [
 LIST_PARAMETER_NAMES = [parameter.name for parameter in LIST_PARAMETERS]
 
 
+def _bad_filter(fields):
+    return error_response("invalid", _("筛选条件无法识别。"), 400, fields)
+
+
 @extend_schema(parameters=LIST_PARAMETERS, responses=responses(ItemPageSerializer), summary="整改台账",
                operation_id="items_list",
                tags=["整改台账"])
@@ -133,22 +137,21 @@ def items(request):
                  if name in request.query_params and (len(request.query_params.getlist(name)) > 1
                                                       or not request.query_params[name].strip())}
     if malformed:
-        return error_response("invalid", _("筛选条件无法识别。"), 400, malformed)
+        return _bad_filter(malformed)
     user, clock = request.user, card_clock()
     visible = RectificationItem.objects.visible_to(user)
     filterset = ApiLedgerFilter(request.query_params, queryset=visible, user=user, clock=clock)
     if not filterset.is_valid():
-        fields = {name: str(errors[0]) for name, errors in filterset.form.errors.items()}
-        return error_response("invalid", _("筛选条件无法识别。"), 400, fields)
+        return _bad_filter({name: str(errors[0]) for name, errors in filterset.form.errors.items()})
     size = request.query_params.get("page_size")
     if size is not None and not (size.isdigit() and 1 <= int(size) <= ItemCursor.max_page_size):
-        return error_response("invalid", _("筛选条件无法识别。"), 400, {"page_size": _("每页条数须为 1 到 200 的整数。")})
+        return _bad_filter({"page_size": _("每页条数须为 1 到 200 的整数。")})
     paginator = ItemCursor()
     try:
         page = paginator.paginate_queryset(filterset.qs.values(*ITEM_VALUES), request)
-        shape = row_shaper(clock)
     except exceptions.NotFound:
         return error_response("invalid", _("翻页游标无效。"), 400, {"cursor": _("翻页游标无效。")})
+    shape = row_shaper(clock)
     return Response({"next": paginator.get_next_link(), "previous": paginator.get_previous_link(),
                      "results": [shape(values) for values in page]})
 
