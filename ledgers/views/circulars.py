@@ -129,19 +129,18 @@ def circular_issue(request, pk):
     return redirect("report_circular", pk=report.pk)
 
 
-def _file_response(content, name, extension):
+def _file_response(request, report_pk, content, name, extension):
+    """The file as an attachment; for "pdf", `content` (a .docx) converted first, or, when that
+    cannot be done, back to the circular page with the reason in its messages."""
+    if extension == "pdf":
+        try:
+            content = pdf.to_pdf(content, "docx")
+        except pdf.PdfUnavailable as error:
+            messages.error(request, str(error))
+            return redirect("report_circular", pk=report_pk)
     response = HttpResponse(content, content_type=CONTENT_TYPES[extension])
     response["Content-Disposition"] = content_disposition_header(True, name)
     return response
-
-
-def _pdf(request, content):
-    """The PDF of a document, or None with the reason put in the page's messages."""
-    try:
-        return pdf.to_pdf(content, "docx")
-    except pdf.PdfUnavailable as error:
-        messages.error(request, str(error))
-        return None
 
 
 @login_required
@@ -151,12 +150,8 @@ def circular_download(request, pk, extension):
     report = _editable_report(request, pk)
     if extension not in ("docx", "pdf"):
         raise Http404
-    content = circulars.document_bytes(report)
-    if extension == "pdf":
-        content = _pdf(request, content)
-        if content is None:
-            return redirect("report_circular", pk=report.pk)
-    return _file_response(content, circulars.filename(report, extension), extension)
+    return _file_response(request, report.pk, circulars.document_bytes(report), circulars.filename(report, extension),
+                          extension)
 
 
 @login_required
@@ -175,11 +170,7 @@ def issued_download(request, pk, version, extension):
             content = handle.read()
     except FileNotFoundError:
         raise Http404 from None
-    if extension == "pdf":
-        content = _pdf(request, content)
-        if content is None:
-            return redirect("report_circular", pk=pk)
-    return _file_response(content, circulars.filename(issued.report, extension, issued.version), extension)
+    return _file_response(request, pk, content, circulars.filename(issued.report, extension, issued.version), extension)
 
 
 urlpatterns = [
