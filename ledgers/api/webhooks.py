@@ -73,8 +73,9 @@ def record_event(event):
 
 def red_cards(items):
     """Items that turned red today (reminders.daily_scan): one delivery each, in the scan's transaction."""
+    # item_payload reads the problem and its ticket: joined here, not two queries per red card.
     for item in RectificationItem.objects.filter(pk__in=[item.pk for item in items]).select_related(
-            "unit", "lead_unit"):
+            "unit", "lead_unit", "problem__external_ticket"):
         enqueue(item, [WebhookEvent.RED_CARD])
 
 
