@@ -31,6 +31,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from ..models import PATH_STEP, ItemEvent, RectificationItem
 from .models import WebhookDelivery, WebhookEndpoint, WebhookEvent
@@ -170,7 +171,7 @@ def deliver(pk, now):
     endpoint = delivery.endpoint
     code, error = None, ""
     if not endpoint.is_active:
-        error = "接收地址已停用"
+        error = _("接收地址已停用")
     else:
         body = delivery.body.encode()
         timestamp = str(int(time.time()))
