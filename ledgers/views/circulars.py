@@ -58,10 +58,6 @@ class SettingsForm(forms.ModelForm):
         fields = ["mark", "number_prefix", "recipients", "signature"]
 
 
-def _editable_report(request, pk):
-    return get_visible_or_404(Report, request.user, pk=pk)
-
-
 def circular_summary(report):
     """What the report page shows of the circular: the issued versions and the journal."""
     return {
@@ -93,7 +89,7 @@ def _render(request, report, *, draft_form=None, settings_form=None, status=200)
 @login_required
 @role_required(*READERS)
 def circular_edit(request, pk):
-    report = _editable_report(request, pk)
+    report = get_visible_or_404(Report, request.user, pk=pk)
     if request.method != "POST":
         return _render(request, report)
     if not request.user.has_role(*REQUESTERS):
@@ -110,7 +106,7 @@ def circular_edit(request, pk):
 @role_required(*REQUESTERS)
 @require_POST
 def circular_settings(request, pk):
-    report = _editable_report(request, pk)
+    report = get_visible_or_404(Report, request.user, pk=pk)
     form = SettingsForm(request.POST, instance=circulars.settings_for(report.scope))
     if not form.is_valid():
         return _render(request, report, settings_form=form, status=400)
@@ -123,7 +119,7 @@ def circular_settings(request, pk):
 @role_required(*REQUESTERS)
 @require_POST
 def circular_issue(request, pk):
-    report = _editable_report(request, pk)
+    report = get_visible_or_404(Report, request.user, pk=pk)
     issued = circulars.issue(report, request.user)
     messages.success(request, _("已签发第%(n)d版，文件和数据已固定，今后台账变化不影响本版。") % {"n": issued.version})
     return redirect("report_circular", pk=report.pk)
@@ -147,7 +143,7 @@ def _file_response(request, report_pk, content, name, extension):
 @role_required(*READERS)
 def circular_download(request, pk, extension):
     """The draft as it stands today, regenerated from the current figures."""
-    report = _editable_report(request, pk)
+    report = get_visible_or_404(Report, request.user, pk=pk)
     if extension not in ("docx", "pdf"):
         raise Http404
     return _file_response(request, report.pk, circulars.document_bytes(report), circulars.filename(report, extension),
