@@ -15,6 +15,7 @@ from django.core.cache import cache
 from django.utils.safestring import mark_safe
 
 from .models import Campaign, ChangeStamp, ServiceItem, SubCategory, Unit
+from .services import assignable_owners
 
 STAMP = "choices"
 CACHE_SECONDS = 3600
@@ -51,8 +52,6 @@ def _cached(user):
 
 
 def _build(user):
-    from .services import assignable_owners
-
     units = list(Unit.objects.subtree(user.unit).values_list("pk", "name", "depth", "is_active")) \
         if user.unit_id else []
     top = min((depth for _pk, _name, depth, _active in units), default=0)

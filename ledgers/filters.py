@@ -63,9 +63,9 @@ class LedgerFilter(django_filters.FilterSet):
     service_item = django_filters.ModelChoiceFilter(field_name="problem__service_item", label=_("涉及事项"),
                                                     queryset=ServiceItem.objects.none())
     deadline_from = SaneDateFilter(field_name="deadline", lookup_expr="gte", label=_("时限起"),
-                                              widget=forms.DateInput(attrs={"type": "date"}))
+                                   widget=forms.DateInput(attrs={"type": "date"}))
     deadline_to = SaneDateFilter(field_name="deadline", lookup_expr="lte", label=_("时限止"),
-                                            widget=forms.DateInput(attrs={"type": "date"}))
+                                 widget=forms.DateInput(attrs={"type": "date"}))
     card = django_filters.ChoiceFilter(label=_("红黄牌"), choices=CARD_CHOICES, method="filter_card")
     q = django_filters.CharFilter(label=_("关键词"), method="search", max_length=100)
 

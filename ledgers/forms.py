@@ -8,6 +8,7 @@ from django.utils.html import escape
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
+from .choices import with_selected
 from .inputs import MAX_INTEGER, SaneDateField
 from .models import ClosureRecord
 from .services import FIGURE_FIELDS, assignable_owners, supervised_units
@@ -123,8 +124,6 @@ class PrerenderedSelect(forms.Select):
         return forms.Widget.use_required_attribute(self, initial)
 
     def render(self, name, value, attrs=None, renderer=None):
-        from .choices import with_selected
-
         attrs = flatatt(self.build_attrs(self.attrs, attrs))
         value = getattr(value, "pk", value)
         return mark_safe(f'<select name="{escape(name)}"{attrs}><option value="">---------</option>'

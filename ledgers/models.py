@@ -524,7 +524,6 @@ def _item_scope(user):
     return [Q(unit_path__startswith=path), Q(lead_path__startswith=path), Q(owner_id=user.pk)]
 
 
-
 class RectificationItemQuerySet(models.QuerySet):
     def visible_to(self, user):
         """Items whose unit or lead unit lies in the user's subtree, plus the user's own items.

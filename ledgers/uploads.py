@@ -236,7 +236,3 @@ def discard(names):
             storage.delete(name)
         except OSError:
             pass  # a file we cannot delete is an orphan on disk, never a lost record
-
-
-def validate_and_store(uploaded_file, **attachment_fields):
-    return store(validate_upload(uploaded_file), **attachment_fields)

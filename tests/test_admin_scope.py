@@ -45,7 +45,6 @@ from ledgers.models import (
     LedgerExport,
     Notification,
     Problem,
-    RectificationItem,
     ReminderLog,
     Report,
     Role,

@@ -24,7 +24,8 @@ def home(request):
     clock = card_clock()
     context = {"clock": clock}
     if user.has_role(Role.LEADER):
-        context["recent_walks"] = WalkSession.objects.visible_to(user).filter(leader=user).select_related("service_item")[:5]
+        context["recent_walks"] = (WalkSession.objects.visible_to(user).filter(leader=user)
+                                   .select_related("service_item")[:5])
     if user.has_role(Role.OWNER):
         mine = (RectificationItem.objects.filter(owner=user).open()
                 .select_related("problem", "unit", "lead_unit").order_by("deadline")[:20])

@@ -191,6 +191,7 @@ def ledger(request):
         ("campaign", "campaigns"), ("unit", "units"), ("lead_unit", "units"), ("owner", "owners"),
         ("service_item", "service_items"))}
     options["bulk_owner"] = unit_choices.with_selected(choices["html"]["owners"], "")
+    is_supervisor = user.has_role(Role.SUPERVISOR)
     context = {
         "filter": filterset, "form": filterset.form, "counts": counts, "page": page, "rows": rows,
         "query": query, "sort": sort, "sort_choices": SORT_CHOICES, "notices": notices, "clock": clock,
@@ -200,8 +201,8 @@ def ledger(request):
         "source_choices": filterset.form.fields["source"].choices,
         "values": values,
         "saved_filters": list(SavedFilter.objects.filter(user=user).values_list("pk", "name", "query")),
-        "is_supervisor": user.has_role(Role.SUPERVISOR),
-        "rows_html": _rows_html(rows, user.has_role(Role.SUPERVISOR)),
+        "is_supervisor": is_supervisor,
+        "rows_html": _rows_html(rows, with_checkbox=is_supervisor),
         "bulk_actions": BulkForm.ACTIONS,
     }
     return render(request, "ledgers/ledger/list.html", context)
