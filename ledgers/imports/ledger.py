@@ -374,11 +374,7 @@ def commit(job, batch, result, progress=None):
     problems = {}
     for row in result.created:
         if row.problem_key not in problems:
-            problems[row.problem_key] = Problem(
-                campaign=job.campaign, unit=row.unit, source=Problem.Source.OTHER, category=row.category,
-                subcategory=row.subcategory, description=row.description, responsible_unit=row.lead_unit,
-                resolution=Problem.Resolution.LEDGER, found_at=_moment(row.opened_on), created_by=actor,
-                created_at=now)
+            problems[row.problem_key] = _new_problem(job, row, now)
         row.problem = problems[row.problem_key]
     # Continuation rows of a problem imported before: their problem is the earlier item's.
     known = _problems_of_known_keys(job, {row.problem_key for row in result.created} - set(problems))
@@ -389,10 +385,8 @@ def commit(job, batch, result, progress=None):
     for row in result.created:
         problem = row.problem if row.problem_key in problems else known.get(row.problem_key)
         if problem is None:  # the problem row was imported and its key removed since: make it again
-            problem = Problem.objects.create(
-                campaign=job.campaign, unit=row.unit, source=Problem.Source.OTHER, category=row.category,
-                subcategory=row.subcategory, description=row.description, responsible_unit=row.lead_unit,
-                found_at=_moment(row.opened_on), created_by=actor, created_at=now)
+            problem = _new_problem(job, row, now)
+            problem.save()
             known[row.problem_key] = problem
         items.append(RectificationItem(
             problem=problem, unit=row.unit, measure=row.measure, lead_unit=row.lead_unit, owner=row.owner,
@@ -423,6 +417,13 @@ def commit(job, batch, result, progress=None):
     result.updated = locked.updated
     result.skipped += locked.skipped
     return result
+
+
+def _new_problem(job, row, now):
+    return Problem(campaign=job.campaign, unit=row.unit, source=Problem.Source.OTHER, category=row.category,
+                   subcategory=row.subcategory, description=row.description, responsible_unit=row.lead_unit,
+                   resolution=Problem.Resolution.LEDGER, found_at=_moment(row.opened_on), created_by=job.actor,
+                   created_at=now)
 
 
 def _problems_of_known_keys(job, problem_keys):
