@@ -331,9 +331,10 @@ def _match_users(job, rows, result):
             by_username[user.username] = user
     by_person, by_name = {}, {}
     unit_ids = {r.unit.pk for r in rows}
-    for user in (User.objects.filter(unit_id__in=list(unit_ids))
+    # With their unit: the scope check below reads it for every matched row.
+    for user in (User.objects.filter(unit_id__in=list(unit_ids)).select_related("unit")
                  .only("id", "username", "last_name", "first_name", "phone", "unit_id", "title", "email",
-                       "password", "is_staff", "is_superuser")):
+                       "password", "is_staff", "is_superuser", "unit__path", "unit__name")):
         full_name = f"{user.last_name}{user.first_name}"
         if user.phone:
             by_person[(full_name, user.phone, user.unit_id)] = user
