@@ -246,7 +246,9 @@ def commit_units(job, batch, result, progress=None):
         for name in ("name", "level", "kind", "short_name"):
             if name in changes:
                 setattr(unit, name, getattr(row, name))
-        unit.save(update_fields=["name", "level", "kind", "short_name"])
+    Unit.objects.bulk_update([unit for _row, unit, _changes in result.updated], ["name", "level", "kind", "short_name"],
+                             batch_size=1000)
+    for row, unit, changes in result.updated:
         if "parent" in changes:
             move_unit(Unit.objects.get(pk=unit.pk), unit_of(row.parent))
     return result
@@ -254,9 +256,7 @@ def commit_units(job, batch, result, progress=None):
 
 def _next_sibling_number(parent):
     prefix = parent.path if parent is not None else ""
-    last = (Unit.objects.filter(parent=parent).order_by("-path").values_list("path", flat=True).first()
-            if parent is not None else
-            Unit.objects.filter(parent__isnull=True).order_by("-path").values_list("path", flat=True).first())
+    last = Unit.objects.filter(parent=parent).order_by("-path").values_list("path", flat=True).first()
     return int(last[len(prefix):len(prefix) + PATH_STEP]) + 1 if last else 1
 
 
