@@ -151,8 +151,6 @@ def _problem_key(ctx, sheet, cells, columns, unit, description):
 
 def plan(job, layouts, progress=None):
     """The Plan for a ledger: parse every row, then compare with what earlier imports made."""
-    from .headers import FIELDS
-
     ctx = Context(job)
     result = Plan(kind=job.kind)
     rows = []
@@ -161,8 +159,7 @@ def plan(job, layouts, progress=None):
     done = 0
     for sheet in layouts:
         columns = sheet.columns(job.mapping, job.kind)
-        result.sheets.append({"name": sheet.name, "header_rows": sheet.header_rows, "rows": len(sheet.data),
-                              "columns": {str(FIELDS[job.kind][k][0]): sheet.headers[i] for k, i in columns.items()}})
+        result.add_sheet(sheet, columns)
         previous = None  # the last problem row, for continuation rows
         for number, cells in sheet.data:
             done += 1

@@ -35,12 +35,9 @@ def _get(cells, columns, name):
 
 
 def _rows(job, layouts, result, fields):
-    from .headers import FIELDS
-
     for sheet in layouts:
         columns = sheet.columns(job.mapping, job.kind)
-        result.sheets.append({"name": sheet.name, "header_rows": sheet.header_rows, "rows": len(sheet.data),
-                              "columns": {str(FIELDS[job.kind][k][0]): sheet.headers[i] for k, i in columns.items()}})
+        result.add_sheet(sheet, columns)
         for number, cells in sheet.data:
             row = {name: _get(cells, columns, name) for name in fields}
             if not any(v is not None for v in row.values()):
