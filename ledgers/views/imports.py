@@ -193,7 +193,9 @@ def import_status_json(request, pk):
 @require_POST
 def import_confirm(request, pk):
     batch = _batch(request, pk, Status.PREVIEWED)
-    if batch is None or batch.summary.get("errors"):
+    if batch is None:  # a second click, or a batch already past its preview: its status page says where it is
+        return redirect("import_status", pk)
+    if batch.summary.get("errors"):
         messages.error(request, _("预览中有错误的行，请改正文件后重新上传。"))
         return redirect("import_status", pk)
     try:
