@@ -35,6 +35,13 @@ class LedgerImportTestCase(TestCase):
         return ImportBatch.objects.create(kind=job.kind, created_by=job.actor, unit=job.unit, campaign=job.campaign,
                                           original_name=job.original_name, file="imports/test.xlsx")
 
+    def test_an_unknown_default_owner_refuses_the_preview_with_its_reason(self):
+        job = self.job(importfiles.ledger_workbook(), options={"default_owner": "查无此人"})
+        with self.assertRaises(imports.Refused) as refused:
+            imports.preview(job)
+        self.assertIn("责任人为空时由此人负责", refused.exception.message)
+        self.assertIn("找不到责任人“查无此人”", refused.exception.message)
+
     def test_it_reads_a_merged_title_two_header_rows_and_continuation_rows(self):
         plan = imports.preview(self.job(importfiles.ledger_workbook()))
         self.assertEqual(plan.errors, [])

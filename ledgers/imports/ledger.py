@@ -122,7 +122,10 @@ class Context:
         self.default_opened = campaign.start_date
         self.default_category = job.options.get("default_category") or ""
         default_owner = job.options.get("default_owner") or ""
-        self.default_owner = self.owners.find(default_owner, []) if default_owner else None
+        try:
+            self.default_owner = self.owners.find(default_owner, []) if default_owner else None
+        except Unreadable as error:  # no row's fault: the mapping page's option is wrong
+            raise Refused(_("“责任人为空时由此人负责”：%(reason)s。请在“确认表头”中改正。") % {"reason": error.message}) from None
         self.today = timezone.localdate()
 
 
