@@ -167,7 +167,7 @@ def import_mapping(request, pk):
         imports.remember(imports.job_for(batch))
         transaction.on_commit(lambda: enqueue_import(batch.pk, "preview"))
         return redirect("import_status", batch.pk)
-    rows = [(index, header, offered, fields.get(offered, ("",))[0]) for index, (header, offered) in enumerate(columns)]
+    rows = [(index, header, offered) for index, (header, offered) in enumerate(columns)]
     return render(request, "ledgers/imports/mapping.html", {
         "batch": batch, "rows": rows, "choices": choices, "categories": Problem.Category.choices,
         "required": [str(fields[name][0]) for name in headers.REQUIRED[batch.kind]]})
