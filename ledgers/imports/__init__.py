@@ -12,6 +12,8 @@ values (dates, categories, progress words, roles), ledger and people (one planne
 kind), activation (first sign-in codes), workbooks (templates and the codes file).
 """
 
+import logging
+
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -22,6 +24,7 @@ from .base import Job, Plan, Refused, check_access, import_unit_for
 from .readers import BadFile
 
 Kind = ImportBatch.Kind
+logger = logging.getLogger(__name__)
 IMPORTERS = {
     Kind.LEDGER: (ledger.plan, ledger.commit, ledger.describe),
     Kind.UNITS: (people.plan_units, people.commit_units, people.describe_unit),
@@ -67,8 +70,8 @@ def remember(job):
 
 
 def _mapping(job, found):
-    return {**remembered(job), **job.mapping} if job.mapping else headers.remembered_first(job.kind, found,
-                                                                                         remembered(job))
+    saved = remembered(job)
+    return {**saved, **job.mapping} if job.mapping else headers.remembered_first(job.kind, found, saved)
 
 
 def _ready(job):
@@ -145,9 +148,7 @@ def _fail(batch_id, running, message, status=ImportBatch.Status.FAILED):
 
 
 def _log_failure(batch_id):
-    import logging
-
-    logging.getLogger(__name__).exception("导入失败：批次 %s", batch_id)
+    logger.exception("导入失败：批次 %s", batch_id)
 
 
 def run_preview(batch_id):
