@@ -151,13 +151,18 @@ def _log_failure(batch_id):
     logger.exception("导入失败：批次 %s", batch_id)
 
 
+def _batch_in(batch_id, status):
+    """The batch while it is in `status`: a redelivered task finds it moved on, and does nothing."""
+    return ImportBatch.objects.select_related("created_by", "unit", "campaign").filter(pk=batch_id,
+                                                                                     status=status).first()
+
+
 def run_preview(batch_id):
     """Preview a batch (status PREVIEWING -> PREVIEWED, or FAILED with the reason)."""
-    batch = ImportBatch.objects.select_related("created_by", "unit", "campaign").filter(
-        pk=batch_id, status=ImportBatch.Status.PREVIEWING).first()
+    running = ImportBatch.Status.PREVIEWING
+    batch = _batch_in(batch_id, running)
     if batch is None:
         return None
-    running = ImportBatch.Status.PREVIEWING
     try:
         result = preview(job_for(batch), progress=_progress(batch_id))
     except Refused as error:
@@ -175,11 +180,10 @@ def run_preview(batch_id):
 def run_commit(batch_id):
     """Commit a confirmed batch (COMMITTING -> DONE); on any refusal it goes back to PREVIEWED with
     the reason, and nothing is written."""
-    batch = ImportBatch.objects.select_related("created_by", "unit", "campaign").filter(
-        pk=batch_id, status=ImportBatch.Status.COMMITTING).first()
+    running = ImportBatch.Status.COMMITTING
+    batch = _batch_in(batch_id, running)
     if batch is None:
         return None
-    running = ImportBatch.Status.COMMITTING
     try:
         return commit(job_for(batch), batch, progress=_progress(batch_id))
     except Refused as error:
