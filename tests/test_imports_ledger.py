@@ -35,6 +35,15 @@ class LedgerImportTestCase(TestCase):
         return ImportBatch.objects.create(kind=job.kind, created_by=job.actor, unit=job.unit, campaign=job.campaign,
                                           original_name=job.original_name, file="imports/test.xlsx")
 
+    def test_a_cell_of_separators_only_is_a_bad_row_not_a_failed_import(self):
+        rows = importfiles.ledger_rows()
+        rows[0][5] = "、"  # 牵头单位
+        rows[1][7] = "，"  # 责任人
+        plan = imports.preview(self.job(importfiles.ledger_workbook(rows)))
+        self.assertEqual([(e.row, e.message) for e in plan.errors],
+                         [(5, "未填写责任人"), (6, "本行接续上一行的问题，而上一行有误：请先改正上一行")])
+        self.assertEqual(plan.created[0].lead_unit, self.w.K1)  # as if the cell were empty: the row's unit
+
     def test_an_unknown_default_owner_refuses_the_preview_with_its_reason(self):
         job = self.job(importfiles.ledger_workbook(), options={"default_owner": "查无此人"})
         with self.assertRaises(imports.Refused) as refused:

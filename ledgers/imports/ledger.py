@@ -87,7 +87,7 @@ class Owners:
             self.by_name.setdefault(f"{user.last_name}{user.first_name}", []).append(user)
 
     def find(self, text, near):
-        name = re.sub(r"[（(][^）)]*[）)]", "", values.split_names(text)[0]).strip()
+        name = re.sub(r"[（(][^）)]*[）)]", "", (values.split_names(text) or [""])[0]).strip()
         user = self.by_username.get(name.lower())
         candidates = [user] if user else self.by_name.get(name, [])
         if len(candidates) > 1:
@@ -235,11 +235,12 @@ def _parse(ctx, sheet, number, cells, columns, previous):
         category, subcategory = (values.parse_category(raw, ctx.subcategories) if raw is not None
                                  else (ctx.default_category, None))
         base_key = key = _problem_key(ctx, sheet, cells, columns, unit, description)
-    lead_text = get("lead_unit")
-    lead_unit = ctx.units.find(values.split_names(lead_text)[0]) if lead_text else unit
+    # A cell of separators only ("、") names nobody: it counts as empty.
+    lead_names = values.split_names(get("lead_unit"))
+    lead_unit = ctx.units.find(lead_names[0]) if lead_names else unit
     cooperating = [ctx.units.find(name) for name in values.split_names(get("cooperating"))]
     owner_text = get("owner")
-    if owner_text is None:
+    if not values.split_names(owner_text):
         if ctx.default_owner is None:
             raise Unreadable(_("未填写责任人"))
         owner = ctx.default_owner
