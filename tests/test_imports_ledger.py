@@ -3,7 +3,9 @@ second import that creates nothing."""
 
 import datetime
 
+from django.db import connection
 from django.test import TestCase
+from django.test.utils import CaptureQueriesContext
 from openpyxl import load_workbook
 
 from ledgers import imports
@@ -95,8 +97,11 @@ class LedgerImportTestCase(TestCase):
         page = self.client.get(closed.get_absolute_url())
         self.assertContains(page, "导入：台账.xlsx，工作表“整改台账”第 4 行")
 
-        again = imports.preview(self.job(path))
+        with CaptureQueriesContext(connection) as captured:
+            again = imports.preview(self.job(path))
         self.assertEqual((len(again.created), len(again.updated), len(again.errors)), (0, 0, 0))
+        # Sub-categories are read once (the parser's table), not again for each item compared.
+        self.assertEqual(sum('FROM "ledgers_subcategory"' in q["sql"] for q in captured.captured_queries), 1)
         job = self.job(path)
         imports.commit(job, self.batch(job))
         self.assertEqual(RectificationItem.objects.count(), 4)

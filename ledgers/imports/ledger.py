@@ -285,7 +285,7 @@ def _existing(job, keys, lock=False):
     for start in range(0, len(keys), LOOKUP_CHUNK):
         chunk = keys[start:start + LOOKUP_CHUNK]
         rows = (ImportKey.objects.filter(unit=job.unit, key__in=chunk)
-                .select_related("item", "item__problem", "item__owner", "item__lead_unit"))
+                .select_related("item", "item__problem__subcategory", "item__owner", "item__lead_unit"))
         if lock:
             rows = rows.select_for_update(of=("self", "item"))
         for row in rows:
