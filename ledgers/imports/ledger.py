@@ -141,7 +141,7 @@ def _is_subtotal(cells):
     return any(t.startswith(SUBTOTAL_WORDS) for t in texts)
 
 
-def _problem_key(ctx, sheet, cells, columns, unit, description):
+def _problem_key(sheet, cells, columns, unit, description):
     number = values.key_text(_cell(cells, columns, "number"))
     if number:
         return f"编号:{number}"
@@ -234,7 +234,7 @@ def _parse(ctx, sheet, number, cells, columns, previous):
             raise Unreadable(_("未填写问题类别"))
         category, subcategory = (values.parse_category(raw, ctx.subcategories) if raw is not None
                                  else (ctx.default_category, None))
-        base_key = key = _problem_key(ctx, sheet, cells, columns, unit, description)
+        base_key = key = _problem_key(sheet, cells, columns, unit, description)
     # A cell of separators only ("、") names nobody: it counts as empty.
     lead_names = values.split_names(get("lead_unit"))
     lead_unit = ctx.units.find(lead_names[0]) if lead_names else unit
