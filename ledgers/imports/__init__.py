@@ -172,8 +172,8 @@ def run_preview(batch_id):
         _log_failure(batch_id)
         _fail(batch_id, running, _("读取文件时出错，未导入任何内容。请检查文件后重新上传。"))
         return None
-    ImportBatch.objects.filter(pk=batch_id).update(status=ImportBatch.Status.PREVIEWED, progress=100, error="",
-                                                   summary=describe(result))
+    ImportBatch.objects.filter(pk=batch_id, status=running).update(
+        status=ImportBatch.Status.PREVIEWED, progress=100, error="", summary=describe(result))
     return result
 
 
