@@ -151,15 +151,12 @@ class UnitDirectory:
             self.add(unit, names)
         self._outside = None
 
-    def add(self, unit, names=None):
+    def add(self, unit, names):
+        """Index `unit`; `names` maps each path prefix to its unit's name, for the full name path."""
         self.by_code[unit.code.lower()] = unit
         for name in {unit.name, unit.short_name} - {""}:
             self.by_name.setdefault(name, []).append(unit)
-        if names is not None:
-            parts = [names.get(unit.path[:i], "?") for i in range(STEP, len(unit.path) + 1, STEP)]
-            unit.full_path = "/".join(parts)
-        else:
-            unit.full_path = f"{unit.parent.full_path}/{unit.name}" if unit.parent else unit.name
+        unit.full_path = "/".join(names.get(unit.path[:i], "?") for i in range(STEP, len(unit.path) + 1, STEP))
         self.by_full_path[unit.full_path] = unit
 
     def find(self, text):
