@@ -3,7 +3,9 @@ second import that creates nothing."""
 
 import datetime
 
+from django.db import connection
 from django.test import TestCase
+from django.test.utils import CaptureQueriesContext
 from openpyxl import load_workbook
 
 from ledgers import imports
@@ -34,6 +36,22 @@ class LedgerImportTestCase(TestCase):
     def batch(self, job):
         return ImportBatch.objects.create(kind=job.kind, created_by=job.actor, unit=job.unit, campaign=job.campaign,
                                           original_name=job.original_name, file="imports/test.xlsx")
+
+    def test_a_cell_of_separators_only_is_a_bad_row_not_a_failed_import(self):
+        rows = importfiles.ledger_rows()
+        rows[0][5] = "、"  # 牵头单位
+        rows[1][7] = "，"  # 责任人
+        plan = imports.preview(self.job(importfiles.ledger_workbook(rows)))
+        self.assertEqual([(e.row, e.message) for e in plan.errors],
+                         [(5, "未填写责任人"), (6, "本行接续上一行的问题，而上一行有误：请先改正上一行")])
+        self.assertEqual(plan.created[0].lead_unit, self.w.K1)  # as if the cell were empty: the row's unit
+
+    def test_an_unknown_default_owner_refuses_the_preview_with_its_reason(self):
+        job = self.job(importfiles.ledger_workbook(), options={"default_owner": "查无此人"})
+        with self.assertRaises(imports.Refused) as refused:
+            imports.preview(job)
+        self.assertIn("责任人为空时由此人负责", refused.exception.message)
+        self.assertIn("找不到责任人“查无此人”", refused.exception.message)
 
     def test_it_reads_a_merged_title_two_header_rows_and_continuation_rows(self):
         plan = imports.preview(self.job(importfiles.ledger_workbook()))
@@ -79,8 +97,11 @@ class LedgerImportTestCase(TestCase):
         page = self.client.get(closed.get_absolute_url())
         self.assertContains(page, "导入：台账.xlsx，工作表“整改台账”第 4 行")
 
-        again = imports.preview(self.job(path))
+        with CaptureQueriesContext(connection) as captured:
+            again = imports.preview(self.job(path))
         self.assertEqual((len(again.created), len(again.updated), len(again.errors)), (0, 0, 0))
+        # Sub-categories are read once (the parser's table), not again for each item compared.
+        self.assertEqual(sum('FROM "ledgers_subcategory"' in q["sql"] for q in captured.captured_queries), 1)
         job = self.job(path)
         imports.commit(job, self.batch(job))
         self.assertEqual(RectificationItem.objects.count(), 4)

@@ -1,7 +1,9 @@
 """Units and users import: matched rows update, never duplicate; scope and role limits; activation codes."""
 
 from django.contrib.auth import authenticate
+from django.db import connection
 from django.test import TestCase
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from openpyxl import Workbook
 
@@ -96,6 +98,24 @@ class PeopleImportTestCase(TestCase):
         self.assertEqual(ActivationCode.objects.filter(user=new).count(), 1)
         again = imports.preview(self.job(imports.Kind.USERS, path))
         self.assertEqual(len(again.created), 0)
+
+    def test_users_matched_by_name_and_phone_cost_no_query_each(self):
+        def staff(count):
+            for n in range(count):
+                make_user(f"k1_staff_{count}_{n}", self.w.K1, Role.OWNER, last_name="赵", first_name=f"{count}{n}",
+                          phone=f"1390000{count}{n:03d}")
+            return sheet([["姓名", "手机号", "单位", "职务"]]
+                         + [[f"赵{count}{n}", f"1390000{count}{n:03d}", "赫山区", "科员"] for n in range(count)])
+
+        def queries(path):
+            with CaptureQueriesContext(connection) as captured:
+                plan = imports.preview(self.job(imports.Kind.USERS, path))
+            self.assertEqual(len(plan.updated), plan.rows)  # every row matched an account
+            return len(captured)
+
+        one = staff(1)
+        queries(one)  # warms what a first import loads once per process
+        self.assertEqual(queries(one), queries(staff(4)))
 
     def test_an_administrator_gives_only_roles_they_hold_and_never_superuser(self):
         path = sheet([["姓名", "单位", "角色"], ["赵六", "赫山区", "办公室"], ["钱七", "赫山区", "管理员"]])

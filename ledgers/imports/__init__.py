@@ -12,6 +12,8 @@ values (dates, categories, progress words, roles), ledger and people (one planne
 kind), activation (first sign-in codes), workbooks (templates and the codes file).
 """
 
+import logging
+
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -22,6 +24,7 @@ from .base import Job, Plan, Refused, check_access, import_unit_for
 from .readers import BadFile
 
 Kind = ImportBatch.Kind
+logger = logging.getLogger(__name__)
 IMPORTERS = {
     Kind.LEDGER: (ledger.plan, ledger.commit, ledger.describe),
     Kind.UNITS: (people.plan_units, people.commit_units, people.describe_unit),
@@ -67,8 +70,8 @@ def remember(job):
 
 
 def _mapping(job, found):
-    return {**remembered(job), **job.mapping} if job.mapping else headers.remembered_first(job.kind, found,
-                                                                                         remembered(job))
+    saved = remembered(job)
+    return {**saved, **job.mapping} if job.mapping else headers.remembered_first(job.kind, found, saved)
 
 
 def _ready(job):
@@ -145,18 +148,21 @@ def _fail(batch_id, running, message, status=ImportBatch.Status.FAILED):
 
 
 def _log_failure(batch_id):
-    import logging
+    logger.exception("导入失败：批次 %s", batch_id)
 
-    logging.getLogger(__name__).exception("导入失败：批次 %s", batch_id)
+
+def _batch_in(batch_id, status):
+    """The batch while it is in `status`: a redelivered task finds it moved on, and does nothing."""
+    return ImportBatch.objects.select_related("created_by", "unit", "campaign").filter(pk=batch_id,
+                                                                                     status=status).first()
 
 
 def run_preview(batch_id):
     """Preview a batch (status PREVIEWING -> PREVIEWED, or FAILED with the reason)."""
-    batch = ImportBatch.objects.select_related("created_by", "unit", "campaign").filter(
-        pk=batch_id, status=ImportBatch.Status.PREVIEWING).first()
+    running = ImportBatch.Status.PREVIEWING
+    batch = _batch_in(batch_id, running)
     if batch is None:
         return None
-    running = ImportBatch.Status.PREVIEWING
     try:
         result = preview(job_for(batch), progress=_progress(batch_id))
     except Refused as error:
@@ -166,19 +172,18 @@ def run_preview(batch_id):
         _log_failure(batch_id)
         _fail(batch_id, running, _("读取文件时出错，未导入任何内容。请检查文件后重新上传。"))
         return None
-    ImportBatch.objects.filter(pk=batch_id).update(status=ImportBatch.Status.PREVIEWED, progress=100, error="",
-                                                   summary=describe(result))
+    ImportBatch.objects.filter(pk=batch_id, status=running).update(
+        status=ImportBatch.Status.PREVIEWED, progress=100, error="", summary=describe(result))
     return result
 
 
 def run_commit(batch_id):
     """Commit a confirmed batch (COMMITTING -> DONE); on any refusal it goes back to PREVIEWED with
     the reason, and nothing is written."""
-    batch = ImportBatch.objects.select_related("created_by", "unit", "campaign").filter(
-        pk=batch_id, status=ImportBatch.Status.COMMITTING).first()
+    running = ImportBatch.Status.COMMITTING
+    batch = _batch_in(batch_id, running)
     if batch is None:
         return None
-    running = ImportBatch.Status.COMMITTING
     try:
         return commit(job_for(batch), batch, progress=_progress(batch_id))
     except Refused as error:

@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as lazy
 
 from ..models import PATH_STEP, ImportBatch, Role, Unit, User
+from .headers import FIELDS
 from .values import Unreadable
 
 Kind = ImportBatch.Kind
@@ -70,6 +71,12 @@ class Plan:
 
     def error(self, sheet, row, message, suggestions=()):
         self.errors.append(RowError(sheet, row, message, list(suggestions)))
+
+    def add_sheet(self, sheet, columns):
+        """Record a sheet read (a headers.SheetLayout) and which of its columns fill which field."""
+        labels = FIELDS[self.kind]
+        self.sheets.append({"name": sheet.name, "header_rows": sheet.header_rows, "rows": len(sheet.data),
+                            "columns": {str(labels[name][0]): sheet.headers[index] for name, index in columns.items()}})
 
     def in_order(self):
         """Errors in the file's order (sheet by sheet, row by row), however they were found."""
@@ -144,15 +151,12 @@ class UnitDirectory:
             self.add(unit, names)
         self._outside = None
 
-    def add(self, unit, names=None):
+    def add(self, unit, names):
+        """Index `unit`; `names` maps each path prefix to its unit's name, for the full name path."""
         self.by_code[unit.code.lower()] = unit
         for name in {unit.name, unit.short_name} - {""}:
             self.by_name.setdefault(name, []).append(unit)
-        if names is not None:
-            parts = [names.get(unit.path[:i], "?") for i in range(STEP, len(unit.path) + 1, STEP)]
-            unit.full_path = "/".join(parts)
-        else:
-            unit.full_path = f"{unit.parent.full_path}/{unit.name}" if unit.parent else unit.name
+        unit.full_path = "/".join(names.get(unit.path[:i], "?") for i in range(STEP, len(unit.path) + 1, STEP))
         self.by_full_path[unit.full_path] = unit
 
     def find(self, text):

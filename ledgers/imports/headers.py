@@ -7,6 +7,7 @@ down both rows. Read-only openpyxl shows a merged range's value in its first cel
 parent's text is carried right over the empty cells of its range and down into the child row.
 """
 
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -67,21 +68,23 @@ def _bare(text):
     return re.sub(r"[（(][^）)]*[）)]", "", text)
 
 
+@functools.cache
 def _lookup_table(kind):
+    """(synonym, field), longest first: built once per kind, not for every header cell."""
     table = []
     for name, (_label, synonyms) in FIELDS[kind].items():
         table.extend((normalise(s).lower(), name) for s in synonyms)
-    return sorted(table, key=lambda pair: -len(pair[0]))
+    return tuple(sorted(table, key=lambda pair: -len(pair[0])))
 
 
 def guess(kind, header):
     """The field a header text names, or None."""
     if not header:
         return None
+    table = _lookup_table(kind)
     for text in (normalise(header).lower(), _bare(normalise(header)).lower()):
         if not text:
             continue
-        table = _lookup_table(kind)
         for synonym, name in table:
             if text == synonym:
                 return name

@@ -87,7 +87,7 @@ class Owners:
             self.by_name.setdefault(f"{user.last_name}{user.first_name}", []).append(user)
 
     def find(self, text, near):
-        name = re.sub(r"[（(][^）)]*[）)]", "", values.split_names(text)[0]).strip()
+        name = re.sub(r"[（(][^）)]*[）)]", "", (values.split_names(text) or [""])[0]).strip()
         user = self.by_username.get(name.lower())
         candidates = [user] if user else self.by_name.get(name, [])
         if len(candidates) > 1:
@@ -122,7 +122,10 @@ class Context:
         self.default_opened = campaign.start_date
         self.default_category = job.options.get("default_category") or ""
         default_owner = job.options.get("default_owner") or ""
-        self.default_owner = self.owners.find(default_owner, []) if default_owner else None
+        try:
+            self.default_owner = self.owners.find(default_owner, []) if default_owner else None
+        except Unreadable as error:  # no row's fault: the mapping page's option is wrong
+            raise Refused(_("“责任人为空时由此人负责”：%(reason)s。请在“确认表头”中改正。") % {"reason": error.message}) from None
         self.today = timezone.localdate()
 
 
@@ -138,7 +141,7 @@ def _is_subtotal(cells):
     return any(t.startswith(SUBTOTAL_WORDS) for t in texts)
 
 
-def _problem_key(ctx, sheet, cells, columns, unit, description):
+def _problem_key(sheet, cells, columns, unit, description):
     number = values.key_text(_cell(cells, columns, "number"))
     if number:
         return f"编号:{number}"
@@ -151,8 +154,6 @@ def _problem_key(ctx, sheet, cells, columns, unit, description):
 
 def plan(job, layouts, progress=None):
     """The Plan for a ledger: parse every row, then compare with what earlier imports made."""
-    from .headers import FIELDS
-
     ctx = Context(job)
     result = Plan(kind=job.kind)
     rows = []
@@ -161,8 +162,7 @@ def plan(job, layouts, progress=None):
     done = 0
     for sheet in layouts:
         columns = sheet.columns(job.mapping, job.kind)
-        result.sheets.append({"name": sheet.name, "header_rows": sheet.header_rows, "rows": len(sheet.data),
-                              "columns": {str(FIELDS[job.kind][k][0]): sheet.headers[i] for k, i in columns.items()}})
+        result.add_sheet(sheet, columns)
         previous = None  # the last problem row, for continuation rows
         for number, cells in sheet.data:
             done += 1
@@ -234,12 +234,13 @@ def _parse(ctx, sheet, number, cells, columns, previous):
             raise Unreadable(_("未填写问题类别"))
         category, subcategory = (values.parse_category(raw, ctx.subcategories) if raw is not None
                                  else (ctx.default_category, None))
-        base_key = key = _problem_key(ctx, sheet, cells, columns, unit, description)
-    lead_text = get("lead_unit")
-    lead_unit = ctx.units.find(values.split_names(lead_text)[0]) if lead_text else unit
+        base_key = key = _problem_key(sheet, cells, columns, unit, description)
+    # A cell of separators only ("、") names nobody: it counts as empty.
+    lead_names = values.split_names(get("lead_unit"))
+    lead_unit = ctx.units.find(lead_names[0]) if lead_names else unit
     cooperating = [ctx.units.find(name) for name in values.split_names(get("cooperating"))]
     owner_text = get("owner")
-    if owner_text is None:
+    if not values.split_names(owner_text):
         if ctx.default_owner is None:
             raise Unreadable(_("未填写责任人"))
         owner = ctx.default_owner
@@ -284,7 +285,7 @@ def _existing(job, keys, lock=False):
     for start in range(0, len(keys), LOOKUP_CHUNK):
         chunk = keys[start:start + LOOKUP_CHUNK]
         rows = (ImportKey.objects.filter(unit=job.unit, key__in=chunk)
-                .select_related("item", "item__problem", "item__owner", "item__lead_unit"))
+                .select_related("item", "item__problem__subcategory", "item__owner", "item__lead_unit"))
         if lock:
             rows = rows.select_for_update(of=("self", "item"))
         for row in rows:
@@ -374,11 +375,7 @@ def commit(job, batch, result, progress=None):
     problems = {}
     for row in result.created:
         if row.problem_key not in problems:
-            problems[row.problem_key] = Problem(
-                campaign=job.campaign, unit=row.unit, source=Problem.Source.OTHER, category=row.category,
-                subcategory=row.subcategory, description=row.description, responsible_unit=row.lead_unit,
-                resolution=Problem.Resolution.LEDGER, found_at=_moment(row.opened_on), created_by=actor,
-                created_at=now)
+            problems[row.problem_key] = _new_problem(job, row, now)
         row.problem = problems[row.problem_key]
     # Continuation rows of a problem imported before: their problem is the earlier item's.
     known = _problems_of_known_keys(job, {row.problem_key for row in result.created} - set(problems))
@@ -389,10 +386,8 @@ def commit(job, batch, result, progress=None):
     for row in result.created:
         problem = row.problem if row.problem_key in problems else known.get(row.problem_key)
         if problem is None:  # the problem row was imported and its key removed since: make it again
-            problem = Problem.objects.create(
-                campaign=job.campaign, unit=row.unit, source=Problem.Source.OTHER, category=row.category,
-                subcategory=row.subcategory, description=row.description, responsible_unit=row.lead_unit,
-                found_at=_moment(row.opened_on), created_by=actor, created_at=now)
+            problem = _new_problem(job, row, now)
+            problem.save()
             known[row.problem_key] = problem
         items.append(RectificationItem(
             problem=problem, unit=row.unit, measure=row.measure, lead_unit=row.lead_unit, owner=row.owner,
@@ -423,6 +418,13 @@ def commit(job, batch, result, progress=None):
     result.updated = locked.updated
     result.skipped += locked.skipped
     return result
+
+
+def _new_problem(job, row, now):
+    return Problem(campaign=job.campaign, unit=row.unit, source=Problem.Source.OTHER, category=row.category,
+                   subcategory=row.subcategory, description=row.description, responsible_unit=row.lead_unit,
+                   resolution=Problem.Resolution.LEDGER, found_at=_moment(row.opened_on), created_by=job.actor,
+                   created_at=now)
 
 
 def _problems_of_known_keys(job, problem_keys):

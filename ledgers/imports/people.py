@@ -35,12 +35,9 @@ def _get(cells, columns, name):
 
 
 def _rows(job, layouts, result, fields):
-    from .headers import FIELDS
-
     for sheet in layouts:
         columns = sheet.columns(job.mapping, job.kind)
-        result.sheets.append({"name": sheet.name, "header_rows": sheet.header_rows, "rows": len(sheet.data),
-                              "columns": {str(FIELDS[job.kind][k][0]): sheet.headers[i] for k, i in columns.items()}})
+        result.add_sheet(sheet, columns)
         for number, cells in sheet.data:
             row = {name: _get(cells, columns, name) for name in fields}
             if not any(v is not None for v in row.values()):
@@ -246,7 +243,9 @@ def commit_units(job, batch, result, progress=None):
         for name in ("name", "level", "kind", "short_name"):
             if name in changes:
                 setattr(unit, name, getattr(row, name))
-        unit.save(update_fields=["name", "level", "kind", "short_name"])
+    Unit.objects.bulk_update([unit for _row, unit, _changes in result.updated], ["name", "level", "kind", "short_name"],
+                             batch_size=1000)
+    for row, unit, changes in result.updated:
         if "parent" in changes:
             move_unit(Unit.objects.get(pk=unit.pk), unit_of(row.parent))
     return result
@@ -254,9 +253,7 @@ def commit_units(job, batch, result, progress=None):
 
 def _next_sibling_number(parent):
     prefix = parent.path if parent is not None else ""
-    last = (Unit.objects.filter(parent=parent).order_by("-path").values_list("path", flat=True).first()
-            if parent is not None else
-            Unit.objects.filter(parent__isnull=True).order_by("-path").values_list("path", flat=True).first())
+    last = Unit.objects.filter(parent=parent).order_by("-path").values_list("path", flat=True).first()
     return int(last[len(prefix):len(prefix) + PATH_STEP]) + 1 if last else 1
 
 
@@ -331,9 +328,10 @@ def _match_users(job, rows, result):
             by_username[user.username] = user
     by_person, by_name = {}, {}
     unit_ids = {r.unit.pk for r in rows}
-    for user in (User.objects.filter(unit_id__in=list(unit_ids))
+    # With their unit: the scope check below reads it for every matched row.
+    for user in (User.objects.filter(unit_id__in=list(unit_ids)).select_related("unit")
                  .only("id", "username", "last_name", "first_name", "phone", "unit_id", "title", "email",
-                       "password", "is_staff", "is_superuser")):
+                       "password", "is_staff", "is_superuser", "unit__path", "unit__name")):
         full_name = f"{user.last_name}{user.first_name}"
         if user.phone:
             by_person[(full_name, user.phone, user.unit_id)] = user

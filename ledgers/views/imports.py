@@ -167,7 +167,7 @@ def import_mapping(request, pk):
         imports.remember(imports.job_for(batch))
         transaction.on_commit(lambda: enqueue_import(batch.pk, "preview"))
         return redirect("import_status", batch.pk)
-    rows = [(index, header, offered, fields.get(offered, ("",))[0]) for index, (header, offered) in enumerate(columns)]
+    rows = [(index, header, offered) for index, (header, offered) in enumerate(columns)]
     return render(request, "ledgers/imports/mapping.html", {
         "batch": batch, "rows": rows, "choices": choices, "categories": Problem.Category.choices,
         "required": [str(fields[name][0]) for name in headers.REQUIRED[batch.kind]]})
@@ -193,7 +193,9 @@ def import_status_json(request, pk):
 @require_POST
 def import_confirm(request, pk):
     batch = _batch(request, pk, Status.PREVIEWED)
-    if batch is None or batch.summary.get("errors"):
+    if batch is None:  # a second click, or a batch already past its preview: its status page says where it is
+        return redirect("import_status", pk)
+    if batch.summary.get("errors"):
         messages.error(request, _("预览中有错误的行，请改正文件后重新上传。"))
         return redirect("import_status", pk)
     try:
