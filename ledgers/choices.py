@@ -14,17 +14,14 @@ from html import escape
 from django.core.cache import cache
 from django.utils.safestring import mark_safe
 
-from .models import Campaign, ChangeStamp, ServiceItem, SubCategory, Unit
+from . import stamps
+from .models import Campaign, ServiceItem, SubCategory, Unit
 from .services import assignable_owners
 
 STAMP = "choices"
 CACHE_SECONDS = 3600
 logger = logging.getLogger(__name__)
 LISTS = ("campaigns", "units", "owners", "service_items", "lead_units")
-
-
-def current_stamp():
-    return ChangeStamp.objects.filter(name=STAMP).values_list("value", flat=True).first() or 0
 
 
 def for_user(user):
@@ -36,7 +33,7 @@ def for_user(user):
 
 
 def _cached(user):
-    key = f"walkflow:choices:{current_stamp()}:{user.unit_id}"
+    key = f"walkflow:choices:{stamps.current(STAMP)}:{user.unit_id}"
     try:
         choices = cache.get(key)
     except Exception:  # the cache server is down: the page is slower, never broken

@@ -3,6 +3,7 @@ made on a stale page is caught (services.StaleItem) instead of overwriting someo
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.forms.renderers import Jinja2
 from django.forms.utils import flatatt
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
@@ -19,7 +20,14 @@ MAX_FILES = 10
 MAX_BULK = 200
 
 
+# The item page shows up to four of these forms; through the template engine their fields, labels
+# and attributes cost about half of the page's rendering. Django's own Jinja2 copies of its form
+# templates write the same markup several times faster.
+FAST_RENDERER = Jinja2()
+
+
 class VersionedForm(forms.Form):
+    default_renderer = FAST_RENDERER
     version = forms.IntegerField(widget=forms.HiddenInput, min_value=1, max_value=MAX_INTEGER)
 
 

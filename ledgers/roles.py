@@ -1,8 +1,9 @@
 """The five roles as Django groups. Views check roles by group name (`user.has_role`); the
 permissions below only decide what each role may open in the Django admin."""
 
+from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, Permission
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
 from .models import Role
 
@@ -63,3 +64,26 @@ def outranks(target, actor):
 def role_label(group):
     """A role group by its Chinese name (the group itself is named by the role's code)."""
     return str(Role(group.name).label) if group.name in Role.values else group.name
+
+
+def role_flag(role):
+    return f"holds_role_{role}"
+
+
+def with_roles(users):
+    """Users with their roles read in the same query, one EXISTS per role (see User.roles)."""
+    from .models import User
+
+    membership = User.groups.through.objects.filter(user_id=OuterRef("pk"))
+    return users.annotate(**{role_flag(role): Exists(membership.filter(group__name=role)) for role in Role.values})
+
+
+class UserBackend(ModelBackend):
+    """Django's model backend, reading the signed-in user, their unit and their roles in one query:
+    every page asks for all three, which cost three queries per request before."""
+
+    def get_user(self, user_id):
+        from .models import User
+
+        user = with_roles(User._default_manager.select_related("unit")).filter(pk=user_id).first()
+        return user if user is not None and self.user_can_authenticate(user) else None

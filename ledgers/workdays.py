@@ -62,6 +62,24 @@ class Answer:
     provisional: bool
 
 
+_overrides_by_stamp = {}
+
+
+def current_overrides():
+    """The administrator's overrides, {date: is_workday}: kept per process under the "choices"
+    stamp, which the database renews with every change to them (migration 0013)."""
+    from . import stamps
+    from .models import CalendarOverride
+
+    stamp = stamps.current("choices")
+    overrides = _overrides_by_stamp.get(stamp)
+    if overrides is None:
+        overrides = dict(CalendarOverride.objects.values_list("date", "is_workday"))
+        _overrides_by_stamp.clear()  # one entry: an old stamp never comes back
+        _overrides_by_stamp[stamp] = overrides
+    return overrides
+
+
 class WorkCalendar:
     """A calendar with the administrator's overrides loaded once (one query per instance).
 
@@ -74,9 +92,7 @@ class WorkCalendar:
     @property
     def overrides(self):
         if self._overrides is None:
-            from .models import CalendarOverride
-
-            self._overrides = dict(CalendarOverride.objects.values_list("date", "is_workday"))
+            self._overrides = current_overrides()
         return self._overrides
 
     def is_workday(self, day):

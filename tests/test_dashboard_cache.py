@@ -81,8 +81,8 @@ class DashboardCacheTestCase(TestCase):
 
     def test_a_cached_dashboard_reads_only_the_stamps(self):
         self.client.get(reverse("dashboard"))
-        # session, user, the user's groups (role check), the user's unit (the scope), the change
-        # stamps, the unread notifications (nav), the units of the scope picker: no figure query.
-        with self.assertNumQueries(7):
+        # session, the user with their unit and roles, the change stamps, the unread notifications
+        # (nav), the units of the scope picker: no figure query.
+        with self.assertNumQueries(5):
             response = self.client.get(reverse("dashboard"))
         self.assertEqual(response.context["chart"]["units"][0]["red"], 30)

@@ -121,10 +121,10 @@ class ReportPagesTestCase(TestCase):
         for n in range(1, 6):
             make_report(self.w.C2, label=f"2022-0{n}", requested_by=self.w.erin)
         self.login(self.w.erin)
-        # session, user, user's groups (roles), user's unit (scope path), paginator count, unread
-        # notification count, the form's unit choices, reports with scope and requester (one join),
-        # then the session save (savepoint, update, release): 11, however many reports
-        with self.assertNumQueries(11):
+        # session, user with their unit and roles, paginator count, unread notification count, the
+        # form's unit choices, reports with scope and requester (one join), then the session save
+        # (savepoint, update, release): 9, however many reports
+        with self.assertNumQueries(9):
             response = self.client.get(reverse("reports"))
         self.assertEqual(len(response.context["page"].object_list), 5)
 

@@ -61,8 +61,21 @@ class WorkdaysTestCase(TestCase):
         self.assertEqual(calendar.working_days_overdue(D(2026, 2, 13), D(2026, 2, 13)).value, 0)
         self.assertEqual(calendar.working_days_overdue(D(2026, 2, 13), D(2026, 2, 1)).value, 0)
 
-    def test_it_loads_overrides_with_one_query(self):
+    def test_it_loads_overrides_once_per_stamp(self):
+        workdays._overrides_by_stamp.clear()
         calendar = WorkCalendar()
-        with self.assertNumQueries(1):
+        with self.assertNumQueries(2):  # the stamp, then the overrides
             calendar.add_working_days(D(2026, 1, 1), 40)
             calendar.working_days_between(D(2026, 1, 1), D(2026, 6, 1))
+        with self.assertNumQueries(1):  # the stamp alone: the overrides are kept under it
+            WorkCalendar().add_working_days(D(2026, 1, 1), 40)
+
+    def test_a_new_override_counts_at_once(self):
+        self.assertTrue(WorkCalendar().is_workday(D(2026, 3, 4)))
+        CalendarOverride.objects.create(date=D(2026, 3, 4), is_workday=False, source="测试通知")
+        self.assertFalse(WorkCalendar().is_workday(D(2026, 3, 4)))
+        CalendarOverride.objects.filter(date=D(2026, 3, 4)).update(is_workday=True)
+        self.assertTrue(WorkCalendar().is_workday(D(2026, 3, 4)))
+        CalendarOverride.objects.filter(date=D(2026, 3, 4)).delete()
+        CalendarOverride.objects.create(date=D(2026, 3, 5), is_workday=False, source="测试通知")
+        self.assertFalse(WorkCalendar().is_workday(D(2026, 3, 5)))

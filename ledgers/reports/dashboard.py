@@ -17,7 +17,8 @@ from django.db.models import Count
 from django.db.models.functions import TruncDate
 from django.utils.translation import get_language
 
-from ..models import ChangeStamp, Problem, RectificationItem, Report
+from .. import stamps
+from ..models import Problem, RectificationItem, Report
 from .figures import Period, compute_figures
 
 WEEKS = 12
@@ -28,8 +29,7 @@ logger = logging.getLogger(__name__)
 
 def dashboard_figures(scope, today):
     """{"figures", "first_monday", "weeks": [monday…], "found": [n…], "closed": [n…]} of `scope`'s subtree."""
-    stamps = dict(ChangeStamp.objects.filter(name__in=STAMPS).values_list("name", "value"))
-    key = ":".join(["walkflow:dashboard", *(str(stamps.get(name, 0)) for name in STAMPS), str(scope.pk),
+    key = ":".join(["walkflow:dashboard", *(str(stamps.current(name)) for name in STAMPS), str(scope.pk),
                     today.isoformat(), get_language() or ""])
     try:
         data = cache.get(key)
