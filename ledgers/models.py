@@ -142,12 +142,7 @@ class User(AbstractUser):
     def roles(self):
         if not self.is_authenticated:
             return frozenset()
-        from .roles import role_flag
-
-        if hasattr(self, role_flag(Role.LEADER)):  # read with the user (roles.with_roles)
-            names = {role for role in Role.values if getattr(self, role_flag(role))}
-        else:
-            names = set(self.groups.values_list("name", flat=True))
+        names = set(self.groups.values_list("name", flat=True))
         if self.is_superuser:
             names.add(Role.ADMIN.value)
         return frozenset(names & set(Role.values))

@@ -5,6 +5,7 @@ import datetime
 import io
 import re
 
+from django.db import connection
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import TestCase, override_settings
 from django.urls import reverse
@@ -185,7 +186,7 @@ class LedgerQueryCountTestCase(TestCase):
         # bob's unit in the cache.
         self.client.get(reverse("ledger"))
         # Queries of one page, whatever the rows:
-        #  1 session, 2 user with their unit and roles, 3 the change stamps (the calendar's
+        #  1 session, 2 user, 3 the change stamps (the user's unit and roles, the calendar's
         #  overrides and the filter choices are cached under them), 4-6 the aggregate (total, per
         #  status, per card), one per disjoint part of the scope (by unit, by lead unit only, owned
         #  only: each one index), 7 the page's sorted ids, 8 those rows with problem, sub-category,
@@ -269,17 +270,19 @@ class ItemPageTestCase(TestCase):
             services.add_progress(w.carol, self.item.pk, note=f"进展{n}")
         self.client.force_login(w.bob)
         self.client.get(self.item.get_absolute_url())  # warm the content-type cache
-        # session, user with their unit and roles, the item with its problem/units/owner, the change
-        # stamps (the calendar's overrides, and the owners and units of the reassign and lead-unit
-        # forms, are cached under them), closures with people, extension requests with people,
-        # visible files, cooperating units, unread count, events with actors: 10 (the session is not
-        # written again within 5 minutes; an item found on a walk-through adds the walk).
-        with self.assertNumQueries(10):
+        # session, user, the change stamps (the user's unit and roles, the calendar's overrides, and
+        # the owners and units of the reassign and lead-unit forms are cached under them), the item
+        # with its problem, walk, units and owner, closures with people, extension requests with
+        # people, visible files, cooperating units, unread count, events with actors: 10 (the
+        # session is not written again within 5 minutes). On PostgreSQL the item is read in a
+        # transaction of its own that fixes the join order (ledgers/db.py): 3 statements more.
+        expected = 10 + (3 if connection.vendor == "postgresql" else 0)
+        with self.assertNumQueries(expected):
             response = self.client.get(self.item.get_absolute_url())
         self.assertEqual(response.status_code, 200)
         for n in range(5):
             services.add_progress(w.carol, self.item.pk, note=f"更多进展{n}")
-        with self.assertNumQueries(10):
+        with self.assertNumQueries(expected):
             self.client.get(self.item.get_absolute_url())
 
     def test_an_owner_reports_progress_through_the_page(self):

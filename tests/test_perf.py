@@ -200,3 +200,85 @@ Transfer/sec:      6.15MB
             self.client.force_login(user)
             with self.subTest(name):
                 self.assertEqual(self.client.get(path).status_code, 200)
+
+
+class SignedInUserTestCase(TestCase):
+    """The signed-in user's roles and unit are kept per process under the "choices" stamp
+    (ledgers/roles.py UserBackend): a change to them counts from the next request."""
+
+    @classmethod
+    def setUpTestData(cls):
+        cls.w = build_world()
+
+    def setUp(self):
+        self.client.force_login(self.w.carol)  # an owner in the county's department
+
+    def test_a_granted_or_removed_role_counts_on_the_next_request(self):
+        self.assertEqual(self.client.get(reverse("ledger")).status_code, 200)
+        self.assertEqual(self.client.get(reverse("reports")).status_code, 403)
+        grant(self.w.carol, Role.OFFICE)
+        self.assertEqual(self.client.get(reverse("reports")).status_code, 200)
+        self.w.carol.groups.remove(*self.w.carol.groups.filter(name=Role.OFFICE))
+        self.assertEqual(self.client.get(reverse("reports")).status_code, 403)
+        self.w.carol.groups.clear()
+        self.assertEqual(self.client.get(reverse("ledger")).status_code, 403)
+
+    def test_a_user_moved_to_another_unit_sees_the_new_scope_on_the_next_request(self):
+        item = make_item(self.w, problem=make_problem(self.w, unit=self.w.K3), lead_unit=self.w.K3,
+                         owner=self.w.frank)
+        self.assertEqual(self.client.get(item.get_absolute_url()).status_code, 404)
+        User = type(self.w.carol)
+        User.objects.filter(pk=self.w.carol.pk).update(unit=self.w.C2)  # as a bulk import writes it
+        page = self.client.get(item.get_absolute_url())
+        self.assertEqual(page.status_code, 200)
+        self.assertContains(page, '<span class="user">陈卡 · 湘西州</span>', html=False)  # the header
+
+    def test_a_renamed_unit_is_named_in_the_header_on_the_next_request(self):
+        self.assertContains(self.client.get(reverse("ledger")), '<span class="user">陈卡 · 赫山区行政审批服务局</span>')
+        Unit.objects.filter(pk=self.w.K1D.pk).update(name="赫山区政务服务中心")
+        self.assertContains(self.client.get(reverse("ledger")), '<span class="user">陈卡 · 赫山区政务服务中心</span>')
+
+    def test_a_deactivated_or_demoted_account_is_refused_at_once(self):
+        self.assertEqual(self.client.get(reverse("ledger")).status_code, 200)
+        type(self.w.carol).objects.filter(pk=self.w.carol.pk).update(is_active=False)
+        self.assertRedirects(self.client.get(reverse("ledger")), reverse("login") + "?next=" + reverse("ledger"),
+                             fetch_redirect_response=False)
+
+    def test_superuser_status_is_read_with_the_user_each_request(self):
+        # carol, an owner, may not read reports; as a superuser she holds the admin role, which may.
+        User = type(self.w.carol)
+        self.assertEqual(self.client.get(reverse("reports")).status_code, 403)
+        User.objects.filter(pk=self.w.carol.pk).update(is_superuser=True)  # no stamp: not a watched column
+        self.assertEqual(self.client.get(reverse("reports")).status_code, 200)
+        User.objects.filter(pk=self.w.carol.pk).update(is_superuser=False)
+        self.assertEqual(self.client.get(reverse("reports")).status_code, 403)
+
+
+class CalendarOnPagesTestCase(TestCase):
+    """The calendar's overrides are kept per process under the "choices" stamp: an override
+    entered in the admin changes the cards on the next request."""
+
+    @classmethod
+    def setUpTestData(cls):
+        cls.w = build_world()
+
+    def test_an_override_changes_the_days_overdue_on_the_next_request(self):
+        today = timezone.localdate()
+        deadline = today - datetime.timedelta(days=1)
+        while deadline.weekday() >= 5:
+            deadline -= datetime.timedelta(days=1)
+        item = make_item(self.w, deadline=deadline, opened_on=deadline - datetime.timedelta(days=30))
+        self.client.force_login(self.w.bob)
+        before = self.client.get(item.get_absolute_url()).context["days_overdue"]
+        # Every day between the deadline and today declared a working day: more days overdue.
+        from ledgers.models import CalendarOverride
+
+        day = deadline + datetime.timedelta(days=1)
+        while day <= today:
+            CalendarOverride.objects.update_or_create(date=day, defaults={"is_workday": True, "source": "测试"})
+            day += datetime.timedelta(days=1)
+        after = self.client.get(item.get_absolute_url()).context["days_overdue"]
+        self.assertEqual(after, (today - deadline).days)
+        CalendarOverride.objects.filter(date__gt=deadline).update(is_workday=False)
+        self.assertEqual(self.client.get(item.get_absolute_url()).context["days_overdue"], 0)
+        self.assertLessEqual(before, after)
