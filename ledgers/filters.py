@@ -46,22 +46,32 @@ class SaneDateFilter(django_filters.DateFilter):
     field_class = SaneDateField
 
 
+def _all(model):
+    # A callable, not a queryset: django-filter deep-copies every filter for each FilterSet, and a
+    # queryset's deep copy copies its whole query (the scoped querysets are set in __init__).
+    return lambda request: model._default_manager.all()
+
+
+def _none(model):
+    return lambda request: model._default_manager.none()
+
+
 class LedgerFilter(django_filters.FilterSet):
     campaign = django_filters.ModelChoiceFilter(field_name="problem__campaign", label=_("专项行动"),
-                                                queryset=Campaign.objects.none())
-    unit = django_filters.ModelChoiceFilter(label=_("所属单位（含下级）"), queryset=Unit.objects.none(),
+                                                queryset=_none(Campaign))
+    unit = django_filters.ModelChoiceFilter(label=_("所属单位（含下级）"), queryset=_none(Unit),
                                             method="filter_unit")
     category = django_filters.ChoiceFilter(field_name="problem__category", label=_("问题类别"),
                                            choices=Problem.Category.choices)
     subcategory = django_filters.ModelChoiceFilter(field_name="problem__subcategory", label=_("细分类"),
-                                                   queryset=SubCategory.objects.all())
+                                                   queryset=_all(SubCategory))
     source = django_filters.ChoiceFilter(field_name="problem__source", label=_("问题来源"),
                                          choices=Problem.Source.choices)
     status = django_filters.ChoiceFilter(label=_("状态"), choices=STATUS_CHOICES, method="filter_status")
-    owner = django_filters.ModelChoiceFilter(label=_("责任人"), queryset=User.objects.none())
-    lead_unit = django_filters.ModelChoiceFilter(label=_("牵头部门"), queryset=Unit.objects.all())
+    owner = django_filters.ModelChoiceFilter(label=_("责任人"), queryset=_none(User))
+    lead_unit = django_filters.ModelChoiceFilter(label=_("牵头部门"), queryset=_all(Unit))
     service_item = django_filters.ModelChoiceFilter(field_name="problem__service_item", label=_("涉及事项"),
-                                                    queryset=ServiceItem.objects.none())
+                                                    queryset=_none(ServiceItem))
     deadline_from = SaneDateFilter(field_name="deadline", lookup_expr="gte", label=_("时限起"),
                                    widget=forms.DateInput(attrs={"type": "date"}))
     deadline_to = SaneDateFilter(field_name="deadline", lookup_expr="lte", label=_("时限止"),
@@ -81,6 +91,14 @@ class LedgerFilter(django_filters.FilterSet):
         fields["unit"].queryset = Unit.objects.subtree(user.unit) if user.unit_id else Unit.objects.none()
         fields["owner"].queryset = User.objects.visible_to(user).filter(groups__name=Role.OWNER.value)
         fields["service_item"].queryset = ServiceItem.objects.visible_to(user)
+
+    def get_form_class(self):
+        # django-filter builds a new form class for every FilterSet; the ledger's fields never
+        # change per request (the scoped querysets are set on the form's own copies in __init__).
+        cls = type(self)
+        if "_form_class" not in cls.__dict__:
+            cls._form_class = super().get_form_class()
+        return cls._form_class
 
     def filter_unit(self, queryset, name, unit):
         # The path copied onto the item: a prefix range on the items table alone (see visible_to).

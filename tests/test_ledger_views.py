@@ -175,6 +175,33 @@ class LedgerPageTestCase(TestCase):
         self.assertContains(self.client.get(reverse("home")), 'href="/ledger/"')
 
 
+class LedgerRowsMarkupTestCase(TestCase):
+    """The rows are written in Python (views/ledger.py _rows_html): every value escaped."""
+
+    @classmethod
+    def setUpTestData(cls):
+        cls.w = build_world()
+
+    def test_every_value_of_a_row_is_escaped(self):
+        w = self.w
+        hostile = '<script>alert("x")</script>&\''
+        w.K1.name = f"赫山区{hostile}"
+        w.K1.save()
+        w.carol.last_name = f"陈{hostile}"
+        w.carol.save()
+        item = make_item(w, problem=make_problem(w, description=f"窗口{hostile}"), measure=f"措施{hostile}")
+        self.client.force_login(w.bob)
+        page = self.client.get(reverse("ledger")).content.decode()
+        self.assertNotIn("<script>", page)
+        escaped = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#x27;"
+        for text in (f"窗口{escaped}", f"措施{escaped}", f"赫山区{escaped}", f"陈{escaped}"):
+            self.assertIn(text, page)
+        self.assertIn(f'<a href="/items/{item.pk}/">', page)
+        self.assertIn(f'<input type="checkbox" name="items" value="{item.pk}" class="row-check" '
+                      f'aria-label="选择第 {item.pk} 号">', page)
+        self.assertIn('<td class="c-fact" data-label="所属单位">', page)
+
+
 class LedgerQueryCountTestCase(TestCase):
     @classmethod
     def setUpTestData(cls):
