@@ -29,11 +29,14 @@ class CardClock:
     calendar: WorkCalendar
 
     def card(self, item):
-        if item.status not in RectificationItem.OPEN_STATUSES:
+        return self.card_for(item.status, item.deadline)
+
+    def card_for(self, status, deadline):
+        if status not in RectificationItem.OPEN_STATUSES:
             return NONE
-        if item.deadline < self.today:
+        if deadline < self.today:
             return RED
-        if item.deadline <= self.yellow_until:
+        if deadline <= self.yellow_until:
             return YELLOW
         return NONE
 

@@ -4,6 +4,7 @@ conflict page, bulk actions and saved filters."""
 import datetime
 import io
 import re
+from unittest.mock import patch
 
 from django.db import connection
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -207,32 +208,42 @@ class LedgerQueryCountTestCase(TestCase):
     def setUpTestData(cls):
         cls.w = build_world()
 
-    def count_queries(self, params):
+    def count_queries(self, params, expected):
         self.client.force_login(self.w.bob)
         # The session renews itself on the first request, which also puts the choice lists of
         # bob's unit in the cache.
         self.client.get(reverse("ledger"))
-        # Queries of one page, whatever the rows:
-        #  1 session, 2 user, 3 the change stamps (the user's unit and roles, the calendar's
-        #  overrides and the filter choices are cached under them), 4-6 the aggregate (total, per
-        #  status, per card), one per disjoint part of the scope (by unit, by lead unit only, owned
-        #  only: each one index), 7 the page's sorted ids, 8 those rows with problem, sub-category,
-        #  unit, lead unit, owner, 9 saved filters, 10 unread notifications.
-        #  (The session is written at most every 5 minutes: no save here.)
-        with self.assertNumQueries(10):
+        with self.assertNumQueries(expected):
             response = self.client.get(reverse("ledger"), params)
         self.assertEqual(response.status_code, 200)
         return response
 
+    # Queries of one page, whatever the rows:
+    #  1 session, 2 user, 3 the change stamps (the user's unit and roles, the calendar's overrides
+    #  and the filter choices are cached under them), 4-6 the aggregate (total, per status, per
+    #  card), one per disjoint part of the scope (by unit, by lead unit only, owned only: each one
+    #  index), 7 the page's sorted ids, 8 those rows with problem, sub-category, unit, lead unit,
+    #  owner, 9 saved filters, 10 unread notifications. (The session is written at most every 5
+    #  minutes: no save here.)
+    UNFILTERED = 10
+    # A filtered ledger of at most SMALL_SET items: 4-7 become one read of the matching items'
+    # ids, statuses and deadlines, which gives the counts and the page.
+    FILTERED = 7
+
     def test_the_number_of_queries_does_not_grow_with_the_rows(self):
         w = self.w
         make_item(w)
-        self.assertEqual(len(ids_on(self.count_queries({}))), 1)
+        self.assertEqual(len(ids_on(self.count_queries({}, self.UNFILTERED))), 1)
         for n in range(30):
             make_item(w, owner=w.alice if n % 2 else w.carol, lead_unit=w.K1 if n % 3 else w.K1D,
                       problem=make_problem(w, unit=w.K2 if n % 2 else w.K1))
-        self.assertEqual(len(ids_on(self.count_queries({}))), 31)
-        self.assertEqual(len(ids_on(self.count_queries({"card": "none", "sort": "overdue", "q": "民族"}))), 31)
+        self.assertEqual(len(ids_on(self.count_queries({}, self.UNFILTERED))), 31)
+        filtered = {"card": "none", "sort": "overdue", "q": "民族"}
+        self.assertEqual(len(ids_on(self.count_queries(filtered, self.FILTERED))), 31)
+        with override_settings(LEDGER_PAGE_SIZE=10), patch("ledgers.views.ledger.SMALL_SET", 20):
+            # More matches than SMALL_SET: counted per part of the scope as the unfiltered ledger,
+            # after the one read that found too many.
+            self.assertEqual(len(ids_on(self.count_queries(filtered, self.UNFILTERED + 1))), 10)
 
     def test_a_model_choice_filter_adds_one_lookup_not_one_per_row(self):
         w = self.w
@@ -240,10 +251,33 @@ class LedgerQueryCountTestCase(TestCase):
             make_item(w)
         self.client.force_login(w.bob)
         self.client.get(reverse("ledger"))  # session renewed, choice lists cached
-        # the 10 above plus one lookup to validate the chosen unit
-        with self.assertNumQueries(11):
+        # the filtered page above plus one lookup to validate the chosen unit
+        with self.assertNumQueries(self.FILTERED + 1):
             response = self.client.get(reverse("ledger"), {"unit": w.K1.pk})
         self.assertEqual(len(ids_on(response)), 5)
+
+    def test_a_small_filtered_set_counts_and_pages_as_the_parts_do(self):
+        """The one-read path and the per-part path give the same counts and the same page in
+        every sort order, whichever part of the scope the items come from."""
+        w = self.w
+        today = timezone.localdate()
+        for n in range(23):
+            make_item(w, owner=w.alice if n % 2 else w.carol, lead_unit=w.K1 if n % 3 else w.K1D,
+                      deadline=today + datetime.timedelta(days=n % 7 - 3),
+                      status=[Status.OPEN, Status.IN_PROGRESS, Status.CLOSED][n % 3],
+                      problem=make_problem(w, unit=[w.K1, w.K2, w.K3][n % 3], description=f"窗口{n}"))
+        self.client.force_login(w.dave)  # K2: sees by unit, by lead unit (K1 … no), owns some
+        with override_settings(LEDGER_PAGE_SIZE=10):
+            for sort in ("deadline", "-deadline", "overdue", "unit", "-updated"):
+                for page in ("1", "2", "3"):
+                    params = {"q": "窗口", "sort": sort, "page": page}
+                    small = self.client.get(reverse("ledger"), params)
+                    with patch("ledgers.views.ledger.SMALL_SET", 0):
+                        parts = self.client.get(reverse("ledger"), params)
+                    with self.subTest(sort=sort, page=page):
+                        self.assertEqual(small.context["counts"], parts.context["counts"])
+                        self.assertEqual(ids_on(small), ids_on(parts))
+        self.assertGreater(small.context["counts"]["total"], 0)
 
 
 class ItemPageTestCase(TestCase):

@@ -127,11 +127,11 @@ ROW_FIELDS = ("problem__description", "problem__category", "problem__subcategory
               "deadline")
 
 
-def _page(queryset, total, number):
-    """A page whose count comes from the aggregate already computed, so the paginator never runs
-    its own COUNT(*). The page is read in two steps: the sorted ids alone (a narrow top-N sort),
-    then those rows with their relations, instead of sorting every wide joined row."""
-    paginator = Paginator(queryset.values_list("pk", flat=True), settings.LEDGER_PAGE_SIZE)
+def _page(ids, total, number):
+    """A page of the sorted ids (a queryset of them, or the list already read), whose count is
+    known, so the paginator never runs its own COUNT(*); then those rows with their relations,
+    instead of sorting every wide joined row."""
+    paginator = Paginator(ids, settings.LEDGER_PAGE_SIZE)
     paginator.__dict__["count"] = total  # Paginator.count is a cached_property
     page = paginator.get_page(number)
     ids = list(page.object_list)
@@ -139,6 +139,30 @@ def _page(queryset, total, number):
             .in_bulk()) if ids else {}
     page.object_list = [rows[pk] for pk in ids if pk in rows]
     return page
+
+
+# A filtered ledger of at most this many items is counted and paged from one read of it.
+SMALL_SET = 2000
+
+
+def _small_set(filterset, sort, clock):
+    """A filtered ledger is usually small (a unit's red cards, a search word): one read of the
+    sorted (id, status, deadline) of every matching item gives the counts and the page, where the
+    counts per part of the scope and the page's ids would read the same rows four times. None when
+    nothing narrows the ledger or more than SMALL_SET items match (then counted per part)."""
+    if not filterset.valid_params():
+        return None
+    found = list(apply_sort(filterset.qs, sort).values_list("pk", "status", "deadline")[:SMALL_SET + 1])
+    if len(found) > SMALL_SET:
+        return None
+    counts = {"total": len(found), "red": 0, "yellow": 0, **{f"status_{value}": 0 for value in Status.values}}
+    for _pk, status, deadline in found:
+        counts[f"status_{status}"] = counts.get(f"status_{status}", 0) + 1
+        card = clock.card_for(status, deadline)
+        if card in (RED, YELLOW):
+            counts[card] += 1
+    counts["statuses"] = [(value, label, counts[f"status_{value}"]) for value, label in Status.choices]
+    return counts, [pk for pk, _status, _deadline in found]
 
 
 MARKS = {RED: "mark-red", YELLOW: "mark-yellow"}
@@ -189,8 +213,12 @@ def ledger(request):
     clock = card_clock()
     filterset, sort, notices = ledger_filter(request, clock)
     queryset = filterset.qs
-    counts = _counts(filterset, user, clock)
-    page = _page(apply_sort(queryset, sort), counts["total"], request.GET.get("page"))
+    small = _small_set(filterset, sort, clock)
+    if small is not None:
+        counts, ids = small
+    else:
+        counts, ids = _counts(filterset, user, clock), apply_sort(queryset, sort).values_list("pk", flat=True)
+    page = _page(ids, counts["total"], request.GET.get("page"))
     overdue = OverdueDays(clock)
     rows = [(item, clock.card(item), overdue(item.status, item.deadline)) for item in page.object_list]
     query = _query(filterset, sort)
