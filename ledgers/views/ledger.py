@@ -136,7 +136,7 @@ def _page(ids, total, number):
     page = paginator.get_page(number)
     ids = list(page.object_list)
     rows = (RectificationItem.objects.filter(pk__in=ids).select_related(*ROW_RELATIONS).only(*ROW_FIELDS)
-            .in_bulk()) if ids else {}
+            .order_by().in_bulk()) if ids else {}
     page.object_list = [rows[pk] for pk in ids if pk in rows]
     return page
 
