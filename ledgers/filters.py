@@ -61,7 +61,8 @@ class LedgerFilter(django_filters.FilterSet):
                                                 queryset=_none(Campaign))
     unit = django_filters.ModelChoiceFilter(label=_("所属单位（含下级）"), queryset=_none(Unit),
                                             method="filter_unit")
-    category = django_filters.ChoiceFilter(field_name="problem__category", label=_("问题类别"),
+    # The item's copy of its problem's category (migration 0014): served by the unit-path index.
+    category = django_filters.ChoiceFilter(field_name="category", label=_("问题类别"),
                                            choices=Problem.Category.choices)
     subcategory = django_filters.ModelChoiceFilter(field_name="problem__subcategory", label=_("细分类"),
                                                    queryset=_all(SubCategory))

@@ -593,6 +593,9 @@ class RectificationItem(models.Model):
     # move_unit) has anything to call; whatever Python writes here is overwritten.
     unit_path = models.CharField(_("所属单位路径"), max_length=255, default="", editable=False)
     lead_path = models.CharField(_("牵头部门路径"), max_length=255, default="", editable=False)
+    # A copy of problem.category for the ledger's filter, kept by the database the same way
+    # (migration 0014: on insert, on a change of problem, when the problem's category changes).
+    category = models.CharField(_("问题类别"), max_length=20, default="", editable=False)
     created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
     updated_at = models.DateTimeField(_("最后变更"), default=timezone.now)
 

@@ -70,6 +70,58 @@ class ItemPathsTestCase(TestCase):
         self.assertNotIn(item, RectificationItem.objects.visible_to(w.bob))
 
 
+class ItemCategoryTestCase(TestCase):
+    """The database copies the problem's category onto its items (migration 0014), whatever writes
+    them, and the ledger's category filter reads that copy."""
+
+    @classmethod
+    def setUpTestData(cls):
+        cls.w = build_world()
+
+    def category(self, item):
+        item.refresh_from_db()
+        return item.category
+
+    def test_a_new_item_and_items_written_in_bulk_get_the_category(self):
+        w = self.w
+        self.assertEqual(self.category(make_item(w, problem=make_problem(w, category="system"))), "system")
+        problem = make_problem(w, category="coordination")
+        [item] = RectificationItem.objects.bulk_create([RectificationItem(
+            problem=problem, unit=w.K1, lead_unit=w.K1, owner=w.carol, measure="批量写入",
+            deadline=timezone.localdate() + datetime.timedelta(days=10))])
+        self.assertEqual(self.category(item), "coordination")
+
+    def test_a_changed_problem_category_reaches_its_items(self):
+        w = self.w
+        problem = make_problem(w, category="window")
+        first, second = make_item(w, problem=problem), make_item(w, problem=problem)
+        problem.category = "process"
+        problem.save()  # as the admin saves it
+        self.assertEqual((self.category(first), self.category(second)), ("process", "process"))
+
+    def test_a_wrong_category_written_by_code_or_another_problem_is_corrected(self):
+        w = self.w
+        item = make_item(w, problem=make_problem(w, category="window"))
+        RectificationItem.objects.filter(pk=item.pk).update(category="system")
+        self.assertEqual(self.category(item), "window")
+        RectificationItem.objects.filter(pk=item.pk).update(problem=make_problem(w, category="process"))
+        self.assertEqual(self.category(item), "process")
+
+    def test_the_ledger_filters_by_the_copy(self):
+        w = self.w
+        window = make_item(w, problem=make_problem(w, category="window"))
+        system = make_item(w, problem=make_problem(w, category="system"))
+        self.client.force_login(w.bob)
+        page = self.client.get(reverse("ledger"), {"category": "window"})
+        ids = [item.pk for item in page.context["page"].object_list]
+        self.assertIn(window.pk, ids)
+        self.assertNotIn(system.pk, ids)
+        window.problem.category = "system"
+        window.problem.save()
+        page = self.client.get(reverse("ledger"), {"category": "window"})
+        self.assertNotIn(window.pk, [item.pk for item in page.context["page"].object_list])
+
+
 class VisiblePartsTestCase(TestCase):
     @classmethod
     def setUpTestData(cls):
