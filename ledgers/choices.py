@@ -15,7 +15,7 @@ from django.core.cache import cache
 from django.utils.safestring import mark_safe
 
 from . import stamps
-from .models import Campaign, ServiceItem, SubCategory, Unit
+from .models import Campaign, ServiceItem, SubCategory, Unit, User
 from .services import assignable_owners
 
 STAMP = "choices"
@@ -56,7 +56,7 @@ def _build(user):
         "campaigns": list(Campaign.objects.visible_to(user).values_list("pk", "name")),
         "units": [(pk, "\u3000" * (depth - top) + name) for pk, name, depth, _active in units],
         # Owners labelled as the reassign form's OwnerChoiceField labels them: name（unit）.
-        "owners": [(pk, f"{last}{first}".strip() or username) + ((f"（{unit}）",) if unit else ())
+        "owners": [(pk, User.name_of(last, first, username)) + ((f"（{unit}）",) if unit else ())
                    for pk, last, first, username, unit in assignable_owners(user)
                    .values_list("pk", "last_name", "first_name", "username", "unit__name")],
         "service_items": list(ServiceItem.objects.visible_to(user).values_list("pk", "name")),

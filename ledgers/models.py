@@ -131,8 +131,12 @@ class User(AbstractUser):
         verbose_name_plural = _("用户")
 
     def __str__(self):
-        full = f"{self.last_name}{self.first_name}".strip()
-        return full or self.username
+        return User.name_of(self.last_name, self.first_name, self.username)
+
+    @staticmethod
+    def name_of(last_name, first_name, username):
+        """A person as pages name them (姓名, else the user name), for rows read as plain values."""
+        return f"{last_name}{first_name}".strip() or username
 
     @property
     def display_name(self):

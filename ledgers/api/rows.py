@@ -6,7 +6,6 @@ tests/test_api_schema.py checks that every answer matches it.
 """
 
 from functools import lru_cache
-from types import SimpleNamespace
 
 from django.urls import reverse
 from django.utils import timezone
@@ -53,16 +52,15 @@ def row_shaper(clock):
     labels = {value: str(label) for value, label in STATUS_LABELS.items()}
 
     def shape(values):
-        # card() and User.__str__ read only these attributes: no model instance is built per row.
-        item = SimpleNamespace(status=values["status"], deadline=values["deadline"])
-        owner = SimpleNamespace(last_name=values["owner__last_name"], first_name=values["owner__first_name"],
-                                username=values["owner__username"])
+        # No model instance is built per row.
+        card = clock.card_for(values["status"], values["deadline"])
+        owner = User.name_of(values["owner__last_name"], values["owner__first_name"], values["owner__username"])
         return {
             "id": values["id"], "status": values["status"], "status_label": labels[values["status"]],
-            "card": clock.card(item), "measure": values["measure"],
+            "card": card, "measure": values["measure"],
             "unit": {"code": values["unit__code"], "name": values["unit__name"]},
             "lead_unit": {"code": values["lead_unit__code"], "name": values["lead_unit__name"]},
-            "owner": User.__str__(owner), "opened_on": values["opened_on"].isoformat(),
+            "owner": owner, "opened_on": values["opened_on"].isoformat(),
             "deadline": values["deadline"].isoformat(), "closed_at": _moment(values["closed_at"], zone),
             "updated_at": _moment(values["updated_at"], zone), "version": values["version"],
             "problem": problem_row(values, "problem__", zone), "url": _item_url_template().format(values["id"]),

@@ -6,6 +6,7 @@ counts per status and card, one query gives the page's rows with their relations
 choices are read as plain value lists.
 """
 
+from collections import namedtuple
 from html import escape
 from urllib.parse import urlencode
 
@@ -56,6 +57,7 @@ from ..models import (
     RectificationItem,
     Role,
     SavedFilter,
+    User,
     WalkSession,
 )
 from ..tasks import enqueue_export
@@ -119,10 +121,11 @@ def _counts(filterset, user, clock):
     return counts
 
 
-ROW_RELATIONS = ("problem", "problem__subcategory", "unit", "lead_unit", "owner")
-# The columns a row shows: building 50 × 6 model instances with every column of every table costs
-# more than the query that reads them.
-ROW_FIELDS = ("problem__description", "problem__category", "problem__subcategory__name", "unit__name",
+# The columns a row shows, read as plain values: 50 rows as 300 model instances (item, problem,
+# sub-category, units, owner) cost more than the query that reads them.
+LedgerRow = namedtuple("LedgerRow", "pk description category subcategory unit lead_unit owner_username "
+                                    "owner_first_name owner_last_name measure status deadline")
+ROW_VALUES = ("pk", "problem__description", "problem__category", "problem__subcategory__name", "unit__name",
               "lead_unit__name", "owner__username", "owner__first_name", "owner__last_name", "measure", "status",
               "deadline")
 
@@ -135,8 +138,8 @@ def _page(ids, total, number):
     paginator.__dict__["count"] = total  # Paginator.count is a cached_property
     page = paginator.get_page(number)
     ids = list(page.object_list)
-    rows = (RectificationItem.objects.filter(pk__in=ids).select_related(*ROW_RELATIONS).only(*ROW_FIELDS)
-            .order_by().in_bulk()) if ids else {}
+    rows = {values[0]: LedgerRow(*values) for values in
+            RectificationItem.objects.filter(pk__in=ids).order_by().values_list(*ROW_VALUES)} if ids else {}
     page.object_list = [rows[pk] for pk in ids if pk in rows]
     return page
 
@@ -183,25 +186,25 @@ def _rows_html(rows, with_checkbox):
     id_label, category_label, unit_label, lead_label, owner_label, deadline_label = (
         escape(label) for label in (_("编号"), _("类别"), _("所属单位"), _("牵头部门"), _("责任人"), _("整改时限")))
     parts = []
-    for item, card, overdue in rows:
-        problem, pk = item.problem, item.pk
+    for row, card, overdue in rows:
+        pk = row.pk
         mark = escape(red % {"overdue": overdue}) if card == RED else yellow if card == YELLOW else no_card
         check = (f'<td class="c-check"><label class="check"><input type="checkbox" name="items" value="{pk}" '
                  f'class="row-check" aria-label="{escape(select % {"id": pk})}"></label></td>') if with_checkbox else ""
-        subcategory = (f'<div class="muted small">{escape(problem.subcategory.name)}</div>'
-                       if problem.subcategory else "")
-        category = categories.get(problem.category) or escape(problem.category)
-        status = statuses.get(item.status) or escape(item.status)
+        subcategory = f'<div class="muted small">{escape(row.subcategory)}</div>' if row.subcategory else ""
+        category = categories.get(row.category) or escape(row.category)
+        status = statuses.get(row.status) or escape(row.status)
+        owner = User.name_of(row.owner_last_name, row.owner_first_name, row.owner_username)
         parts.append(
             f'<tr class="row-{escape(card)}">{check}<td class="c-id" data-label="{id_label}">{pk}</td>'
-            f'<td class="text c-text"><a href="{item_url}{pk}/">{escape(Truncator(problem.description).chars(60))}</a>'
-            f'<div class="muted small">{escape(Truncator(item.measure).chars(60))}</div></td>'
+            f'<td class="text c-text"><a href="{item_url}{pk}/">{escape(Truncator(row.description).chars(60))}</a>'
+            f'<div class="muted small">{escape(Truncator(row.measure).chars(60))}</div></td>'
             f'<td class="c-fact" data-label="{category_label}">{category}{subcategory}</td>'
-            f'<td class="c-fact" data-label="{unit_label}">{escape(item.unit.name)}</td>'
-            f'<td class="c-fact" data-label="{lead_label}">{escape(item.lead_unit.name)}</td>'
-            f'<td class="c-fact" data-label="{owner_label}">{escape(item.owner.display_name)}</td>'
-            f'<td class="c-fact" data-label="{deadline_label}">{item.deadline:%Y-%m-%d}</td>'
-            f'<td class="c-status"><span class="status status-{escape(item.status)}">{status}</span></td>'
+            f'<td class="c-fact" data-label="{unit_label}">{escape(row.unit)}</td>'
+            f'<td class="c-fact" data-label="{lead_label}">{escape(row.lead_unit)}</td>'
+            f'<td class="c-fact" data-label="{owner_label}">{escape(owner)}</td>'
+            f'<td class="c-fact" data-label="{deadline_label}">{row.deadline:%Y-%m-%d}</td>'
+            f'<td class="c-status"><span class="status status-{escape(row.status)}">{status}</span></td>'
             f'<td class="c-mark"><span class="mark {MARKS.get(card, "mark-none")}">{mark}</span></td></tr>\n')
     return mark_safe("".join(parts))
 
@@ -220,7 +223,7 @@ def ledger(request):
         counts, ids = _counts(filterset, user, clock), apply_sort(queryset, sort).values_list("pk", flat=True)
     page = _page(ids, counts["total"], request.GET.get("page"))
     overdue = OverdueDays(clock)
-    rows = [(item, clock.card(item), overdue(item.status, item.deadline)) for item in page.object_list]
+    rows = [(row, clock.card(row), overdue(row.status, row.deadline)) for row in page.object_list]
     query = _query(filterset, sort)
     values = {name: str(value) for name, value in filterset.valid_params()}
     choices = unit_choices.for_user(user)
