@@ -68,8 +68,12 @@ def _build(user):
     return choices
 
 
-def render_options(choices):
-    """<option> elements for (value, label, *more label) tuples; labels and values escaped."""
+def render_options(choices, attributes=None):
+    """<option> elements for (value, label, *more label) tuples; labels and values escaped. With
+    `attributes`, the tuples are (value, label, extra) and attributes(extra) is written into the tag."""
+    if attributes is not None:
+        return "".join(f'<option value="{escape(str(value))}"{attributes(extra)}>{escape(str(label))}</option>'
+                       for value, label, extra in choices)
     return "".join(f'<option value="{escape(str(value))}">{escape("".join(str(x) for x in label))}</option>'
                    for value, *label in choices)
 
@@ -78,5 +82,11 @@ def with_selected(html, value):
     """The rendered options with the one of `value` selected (none for an empty value)."""
     if value in (None, ""):
         return mark_safe(html)
-    tag = f'<option value="{escape(str(value))}">'
-    return mark_safe(html.replace(tag, f'{tag[:-1]} selected>', 1))
+    tag = f'<option value="{escape(str(value))}"'
+    at = html.find(tag + ">")
+    if at < 0:
+        at = html.find(tag + " ")  # an option with more attributes
+    if at < 0:
+        return mark_safe(html)
+    end = html.index(">", at)
+    return mark_safe(f"{html[:end]} selected{html[end:]}")

@@ -209,6 +209,11 @@ def _rows_html(rows, with_checkbox):
     return mark_safe("".join(parts))
 
 
+def _static_options(field_choices):
+    # The filter's own choices; its empty choice reads 全部 (all) here.
+    return unit_choices.render_options([("", _("全部"))] + [(value, label) for value, label in field_choices if value])
+
+
 @login_required
 @role_required(*ANY_ROLE)
 def ledger(request):
@@ -231,14 +236,19 @@ def ledger(request):
         ("campaign", "campaigns"), ("unit", "units"), ("lead_unit", "units"), ("owner", "owners"),
         ("service_item", "service_items"))}
     options["bulk_owner"] = unit_choices.with_selected(choices["html"]["owners"], "")
+    fields = filterset.form.fields
+    for name, field_choices in (("category", fields["category"].choices), ("source", fields["source"].choices),
+                                ("status", fields["status"].choices), ("card", fields["card"].choices)):
+        options[name] = unit_choices.with_selected(_static_options(field_choices), values.get(name, ""))
+    options["subcategory"] = unit_choices.with_selected(unit_choices.render_options(
+        choices["subcategories"], attributes=lambda category: f' data-category="{escape(category)}"'),
+        values.get("subcategory", ""))
+    options["sort"] = unit_choices.with_selected(unit_choices.render_options(SORT_CHOICES), sort)
     is_supervisor = user.has_role(Role.SUPERVISOR)
     context = {
         "filter": filterset, "form": filterset.form, "counts": counts, "page": page, "rows": rows,
-        "query": query, "sort": sort, "sort_choices": SORT_CHOICES, "notices": notices, "clock": clock,
-        "choices": choices, "options": options, "status_choices": filterset.form.fields["status"].choices,
-        "card_choices": filterset.form.fields["card"].choices,
-        "category_choices": filterset.form.fields["category"].choices,
-        "source_choices": filterset.form.fields["source"].choices,
+        "query": query, "sort": sort, "notices": notices, "clock": clock,
+        "choices": choices, "options": options,
         "values": values,
         "saved_filters": list(SavedFilter.objects.filter(user=user).values_list("pk", "name", "query")),
         "is_supervisor": is_supervisor,
