@@ -66,7 +66,6 @@ def role_label(group):
     return str(Role(group.name).label) if group.name in Role.values else group.name
 
 
-
 # user id -> (group names, the unit's field values), for one "choices" stamp at a time.
 _known_users = {"stamp": None, "users": {}}
 KNOWN_USERS_MAX = 50_000

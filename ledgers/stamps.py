@@ -1,26 +1,34 @@
 """The database's change stamps (ChangeStamp rows, renewed by triggers in the writing transaction:
 migrations 0006, 0012, 0013), read at most once per request.
 
-Cached things are keyed by them: the choice lists and the calendar's overrides by "choices", the
-dashboard's figures by "figures" and "choices". A page that needs several of them reads all stamps
-in one query at its first need; within a request the stamps are not read again. Outside a request
-(tasks, commands) every call reads them, so nothing there can hold an old value.
+Cached things are keyed by them: the choice lists, the signed-in user's roles and unit and the
+calendar's overrides by "choices", the dashboard's figures by "figures" and "choices". A page that
+needs several of them reads all stamps in one query at its first need; within a request the stamps
+are not read again. Outside a request (tasks, commands) every call reads them.
+
+A request that opens a transaction after the stamps were read (a service writing units, an import)
+reads them again inside it: what it reads there may belong to its own uncommitted writes, and must
+be kept under the stamp those writes gave, which no one else will see if the transaction rolls back,
+never under the stamp read before.
 """
 
 from contextvars import ContextVar
+
+from django.db import connection
 
 _request_stamps = ContextVar("walkflow_request_stamps", default=None)
 
 
 def current(name):
-    stamps = _request_stamps.get()
-    if stamps is None or not stamps:
-        from .models import ChangeStamp
+    memo = _request_stamps.get()
+    depth = len(connection.atomic_blocks)
+    if memo is not None and memo.get("depth") == depth:
+        return memo["stamps"].get(name, 0)
+    from .models import ChangeStamp
 
-        read = dict(ChangeStamp.objects.values_list("name", "value"))
-        if stamps is None:
-            return read.get(name, 0)
-        stamps.update(read)
+    stamps = dict(ChangeStamp.objects.values_list("name", "value"))
+    if memo is not None and "depth" not in memo:  # the request's first read
+        memo.update(depth=depth, stamps=stamps)
     return stamps.get(name, 0)
 
 

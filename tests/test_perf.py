@@ -334,3 +334,38 @@ class CalendarOnPagesTestCase(TestCase):
         CalendarOverride.objects.filter(date__gt=deadline).update(is_workday=False)
         self.assertEqual(self.client.get(item.get_absolute_url()).context["days_overdue"], 0)
         self.assertLessEqual(before, after)
+
+
+class StampsWithinARequestTestCase(TestCase):
+    """A request reads the stamps once; inside a transaction it opens later it reads them again,
+    so what it builds from its own uncommitted writes is never kept under the committed stamp."""
+
+    @classmethod
+    def setUpTestData(cls):
+        cls.w = build_world()
+
+    def test_lists_built_inside_a_rolled_back_transaction_are_not_kept_under_the_committed_stamp(self):
+        from django.db import transaction
+
+        from ledgers import choices, stamps
+
+        token = stamps._request_stamps.set({})  # as the middleware does for a request
+        try:
+            before = stamps.current("choices")
+            with self.assertNumQueries(0):
+                self.assertEqual(stamps.current("choices"), before)  # read once per request
+            try:
+                with transaction.atomic():
+                    create_unit(code="430923", name="安化县", parent=self.w.C1, level=Unit.Level.COUNTY)
+                    inside = stamps.current("choices")
+                    self.assertNotEqual(inside, before)
+                    bob = type(self.w.bob).objects.get(pk=self.w.bob.pk)
+                    self.assertIn("安化县", choices.for_user(bob)["html"]["units"])
+                    raise RuntimeError("roll back")
+            except RuntimeError:
+                pass
+            self.assertEqual(stamps.current("choices"), before)
+            bob = type(self.w.bob).objects.get(pk=self.w.bob.pk)
+            self.assertNotIn("安化县", choices.for_user(bob)["html"]["units"])
+        finally:
+            stamps._request_stamps.reset(token)
