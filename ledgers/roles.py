@@ -91,7 +91,7 @@ class UserBackend(ModelBackend):
         if _known_users["stamp"] != stamp or len(_known_users["users"]) > KNOWN_USERS_MAX:
             _known_users.update(stamp=stamp, users={})
         known = _known_users["users"].get(user.pk)
-        if known is None or known[1] is not None and known[1]["id"] != user.unit_id:
+        if known is None or (known[1] or {}).get("id") != user.unit_id:  # the stamp covers unit_id too
             unit = user.unit if user.unit_id else None
             fields = {f.attname: getattr(unit, f.attname) for f in Unit._meta.concrete_fields} if unit else None
             known = (frozenset(user.groups.values_list("name", flat=True)), fields)

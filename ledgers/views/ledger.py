@@ -1,9 +1,9 @@
 """The rectification ledger (整改台账): the list with filters, counts, bulk actions, saved filters
 and export; the item page with the actions the user's role allows; the conflict page.
 
-The list costs the same number of queries whatever the rows: one aggregate gives the total and the
-counts per status and card, one query gives the page's rows with their relations, and the filter
-choices are read as plain value lists.
+The list costs the same number of queries whatever the rows: the total and the counts per status
+and card come from one read of a small filtered set, or from one grouped count per part of the
+scope; one query gives the page's rows as plain values; the filter choices come from the cache.
 """
 
 from collections import namedtuple
@@ -45,9 +45,9 @@ from ..forms import (
     ReturnForm,
     SavedFilterForm,
 )
+from ..db import written_join_order
 from ..inputs import date_message
 from ..ledger_export import OverdueDays, export_to_tempfile
-from ..db import written_join_order
 from ..models import (
     Attachment,
     ClosureRecord,
@@ -101,6 +101,15 @@ def _query(filterset, sort):
     return urlencode(pairs)
 
 
+def _no_counts():
+    return {"total": 0, "red": 0, "yellow": 0, **{f"status_{value}": 0 for value in Status.values}}
+
+
+def _with_statuses(counts):
+    counts["statuses"] = [(value, label, counts[f"status_{value}"]) for value, label in Status.choices]
+    return counts
+
+
 def _counts(filterset, user, clock):
     """Total and counts per status and card for the filtered set: one query grouped by status per
     disjoint part of the user's scope (see RectificationItemQuerySet.visible_parts), each served by
@@ -108,17 +117,16 @@ def _counts(filterset, user, clock):
     expressions for Django to build and PostgreSQL to test."""
     per_group = {"n": Count("pk"), "red": Count("pk", filter=Q(deadline__lt=clock.today)),
                  "yellow": Count("pk", filter=Q(deadline__gte=clock.today, deadline__lte=clock.yellow_until))}
-    counts = {"total": 0, "red": 0, "yellow": 0, **{f"status_{value}": 0 for value in Status.values}}
+    counts = _no_counts()
     for part in RectificationItem.objects.visible_parts(user):
         groups = filterset.filter_queryset(part).order_by().values_list("status").annotate(**per_group)
         for status, n, red, yellow in groups.values_list("status", "n", "red", "yellow"):
             counts["total"] += n
-            counts[f"status_{status}"] = counts.get(f"status_{status}", 0) + n
+            counts[f"status_{status}"] += n
             if status in RectificationItem.OPEN_STATUSES:  # cards are for open items only (CardClock.q)
                 counts["red"] += red
                 counts["yellow"] += yellow
-    counts["statuses"] = [(value, label, counts[f"status_{value}"]) for value, label in Status.choices]
-    return counts
+    return _with_statuses(counts)
 
 
 # The columns a row shows, read as plain values: 50 rows as 300 model instances (item, problem,
@@ -158,14 +166,14 @@ def _small_set(filterset, sort, clock):
     found = list(apply_sort(filterset.qs, sort).values_list("pk", "status", "deadline")[:SMALL_SET + 1])
     if len(found) > SMALL_SET:
         return None
-    counts = {"total": len(found), "red": 0, "yellow": 0, **{f"status_{value}": 0 for value in Status.values}}
+    counts = _no_counts()
+    counts["total"] = len(found)
     for _pk, status, deadline in found:
-        counts[f"status_{status}"] = counts.get(f"status_{status}", 0) + 1
+        counts[f"status_{status}"] += 1
         card = clock.card_for(status, deadline)
         if card in (RED, YELLOW):
             counts[card] += 1
-    counts["statuses"] = [(value, label, counts[f"status_{value}"]) for value, label in Status.choices]
-    return counts, [pk for pk, _status, _deadline in found]
+    return _with_statuses(counts), [pk for pk, _status, _deadline in found]
 
 
 MARKS = {RED: "mark-red", YELLOW: "mark-yellow"}
