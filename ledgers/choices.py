@@ -8,10 +8,8 @@ campaigns, service items or sub-categories (migration 0006). The next request af
 reads the new stamp and builds the lists again, in every process: nothing to remember, nothing stale.
 """
 
-import logging
 from html import escape
 
-from django.core.cache import cache
 from django.utils.safestring import mark_safe
 
 from . import stamps
@@ -19,8 +17,6 @@ from .models import Campaign, ServiceItem, SubCategory, Unit, User
 from .services import assignable_owners
 
 STAMP = "choices"
-CACHE_SECONDS = 3600
-logger = logging.getLogger(__name__)
 LISTS = ("campaigns", "units", "owners", "service_items", "lead_units")
 
 
@@ -28,24 +24,9 @@ def for_user(user):
     """{"campaigns": [(pk, label…)], …, "subcategories": […], "html": {list name: "<option>…"}}."""
     # Kept on the user object too: a page asking twice (two forms) reads the stamp once.
     if getattr(user, "_walkflow_choices", None) is None:
-        user._walkflow_choices = _cached(user) if user.unit_id else _build(user)
+        user._walkflow_choices = (stamps.kept("choices", (STAMP,), (user.unit_id,), lambda: _build(user))
+                                  if user.unit_id else _build(user))
     return user._walkflow_choices
-
-
-def _cached(user):
-    key = f"walkflow:choices:{stamps.current(STAMP)}:{user.unit_id}"
-    try:
-        choices = cache.get(key)
-    except Exception:  # the cache server is down: the page is slower, never broken
-        logger.warning("cache unavailable: choice lists built without it", exc_info=True)
-        return _build(user)
-    if choices is None:
-        choices = _build(user)
-        try:
-            cache.set(key, choices, CACHE_SECONDS)
-        except Exception:
-            logger.warning("cache unavailable: choice lists not kept", exc_info=True)
-    return choices
 
 
 def _build(user):

@@ -600,6 +600,9 @@ class RectificationItem(models.Model):
     # A copy of problem.category for the ledger's filter, kept by the database the same way
     # (migration 0014: on insert, on a change of problem, when the problem's category changes).
     category = models.CharField(_("问题类别"), max_length=20, default="", editable=False)
+    # Drawn anew by the database whenever anything the item's page shows as its record changes
+    # (migration 0015): the key of that rendered record in the cache. Python never sets it.
+    record_stamp = models.BigIntegerField(_("记录戳"), default=0, editable=False)
     created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
     updated_at = models.DateTimeField(_("最后变更"), default=timezone.now)
 

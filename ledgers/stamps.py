@@ -12,11 +12,15 @@ be kept under the stamp those writes gave, which no one else will see if the tra
 never under the stamp read before.
 """
 
+import logging
 from contextvars import ContextVar
 
+from django.core.cache import cache
 from django.db import connection
 
+CACHE_SECONDS = 3600
 _request_stamps = ContextVar("walkflow_request_stamps", default=None)
+logger = logging.getLogger(__name__)
 
 
 def current(name):
@@ -30,6 +34,26 @@ def current(name):
     if memo is not None and "depth" not in memo:  # the request's first read
         memo.update(depth=depth, stamps=stamps)
     return stamps.get(name, 0)
+
+
+def kept(kind, under, parts, compute):
+    """compute(), kept in Django's cache (Redis in production, local memory otherwise) under the
+    stamps named in `under` and the other `parts` of the key: the next request after a change those
+    stamps cover reads new stamps and computes again, in every process. A cache server that is down
+    makes the page slower, never broken."""
+    key = ":".join(["walkflow", kind, *(str(current(name)) for name in under), *(str(part) for part in parts)])
+    try:
+        value = cache.get(key)
+    except Exception:
+        logger.warning("cache unavailable: %s computed without it", kind, exc_info=True)
+        return compute()
+    if value is None:
+        value = compute()
+        try:
+            cache.set(key, value, CACHE_SECONDS)
+        except Exception:
+            logger.warning("cache unavailable: %s not kept", kind, exc_info=True)
+    return value
 
 
 class ReadOncePerRequest:

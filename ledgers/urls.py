@@ -1,5 +1,5 @@
-from .views import circulars, core, imports, ledger, reports, walks
+from .views import circulars, core, imports, items, ledger, reports, walks
 
-urlpatterns = [*core.urlpatterns, *walks.urlpatterns, *ledger.urlpatterns, *reports.urlpatterns,
+urlpatterns = [*core.urlpatterns, *walks.urlpatterns, *ledger.urlpatterns, *items.urlpatterns, *reports.urlpatterns,
                *circulars.urlpatterns]
 urlpatterns += imports.urlpatterns

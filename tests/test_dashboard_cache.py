@@ -4,25 +4,15 @@ import datetime
 
 import time_machine
 from django.core.cache import cache
-from django.db import connection
 from django.test import TestCase
 from django.urls import reverse
 
 from ledgers.models import CalendarOverride, Problem, RectificationItem
 from tests.test_reports_figures import build_jishou
-from tests.world import PASSWORD, build_world
+from tests.world import PASSWORD, as_if_committed, build_world
 
 SH = datetime.timezone(datetime.timedelta(hours=8))
 JUNE_1_9AM = datetime.datetime(2022, 6, 1, 9, 0, tzinfo=SH)
-
-
-def as_if_committed():
-    """On PostgreSQL the stamp is written at COMMIT (a deferred trigger), which a TestCase never
-    reaches: fire the deferred triggers now, as the commit of a real request would."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 @time_machine.travel(JUNE_1_9AM, tick=False)

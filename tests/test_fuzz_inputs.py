@@ -60,7 +60,7 @@ from ledgers.models import (
 )
 from ledgers.reports import circulars
 from ledgers.roles import grant
-from ledgers.views.ledger import ACTIONS
+from ledgers.views.items import ACTIONS
 from tests import importfiles
 from tests.test_access_all_urls import project_url_names
 from tests.test_uploads import ACTIVE_PDFS, jpeg_with_metadata, png_header

@@ -5,17 +5,28 @@ after an edit."""
 import datetime
 from types import SimpleNamespace
 
+import time_machine
 from django.db.models import Count
 from django.test import TestCase
 from django.urls import reverse
 from django.utils import timezone
 
 from ledgers import services
-from ledgers.models import RectificationItem, Role, Unit, count_over_parts
+from ledgers.models import (
+    Attachment,
+    ClosureRecord,
+    Problem,
+    RectificationItem,
+    Role,
+    Unit,
+    User,
+    WalkSession,
+    count_over_parts,
+)
 from ledgers.roles import grant
 from ledgers.units import create_unit, move_unit
 
-from .world import build_world, make_item, make_problem, make_user
+from .world import as_if_committed, build_world, make_item, make_problem, make_user, make_walk
 
 
 def paths(item):
@@ -369,3 +380,166 @@ class StampsWithinARequestTestCase(TestCase):
             self.assertNotIn("安化县", choices.for_user(bob)["html"]["units"])
         finally:
             stamps._request_stamps.reset(token)
+
+
+class ItemRecordTestCase(TestCase):
+    """The item page keeps its rendered record under the item's record stamp, which the database
+    draws anew (migration 0015) with every change to what the record shows, however it is written:
+    each change below is seen on the next request, and a repeated view reads no more than the row."""
+
+    @classmethod
+    def setUpTestData(cls):
+        cls.w = build_world()
+
+    def setUp(self):
+        w = self.w
+        self.walk = make_walk(w)
+        self.problem = make_problem(w, walk=self.walk)
+        self.item = make_item(w, problem=self.problem, status=RectificationItem.Status.IN_PROGRESS)
+        self.client.force_login(w.bob)
+        self.assertNotIn("标记文字", self.page())  # the record is now in the cache
+
+    def page(self, user=None):
+        """The record part of the item page (the forms around it carry a fresh CSRF token)."""
+        if user is not None:
+            self.client.force_login(user)
+        response = self.client.get(self.item.get_absolute_url())
+        self.assertEqual(response.status_code, 200)
+        page = response.content.decode()
+        return page[page.index('<div class="item-main">'):]
+
+    def stamp(self):
+        return RectificationItem.objects.values_list("record_stamp", flat=True).get(pk=self.item.pk)
+
+    def test_a_repeated_view_is_served_from_the_cache(self):
+        first = self.page()
+        with self.assertNumQueries(5):  # session, user, stamps, the item's row, unread count
+            self.assertEqual(self.page(), first)
+
+    def test_the_items_own_row_written_by_save_or_update(self):
+        item = RectificationItem.objects.get(pk=self.item.pk)
+        item.measure = "标记文字：save()"
+        item.save()
+        self.assertIn("标记文字：save()", self.page())
+        RectificationItem.objects.filter(pk=item.pk).update(measure="标记文字：update()")
+        self.assertIn("标记文字：update()", self.page())
+
+    def test_a_model_save_with_the_stamp_it_read_still_draws_a_new_one(self):
+        stale = RectificationItem.objects.get(pk=self.item.pk)
+        RectificationItem.objects.filter(pk=stale.pk).update(measure="标记文字：先改")
+        before = self.stamp()
+        stale.measure = "标记文字：后改"
+        stale.save()  # sends the stamp it read before the first change
+        self.assertNotIn(self.stamp(), (before, stale.record_stamp))
+        self.assertIn("标记文字：后改", self.page())
+
+    def test_the_problem_and_the_walk(self):
+        Problem.objects.filter(pk=self.problem.pk).update(description="标记文字：问题描述")
+        self.assertIn("标记文字：问题描述", self.page())
+        WalkSession.objects.filter(pk=self.walk.pk).update(way=WalkSession.Way.ONLINE)
+        self.assertIn(str(WalkSession.Way.ONLINE.label), self.page())
+
+    def test_journal_closures_and_extensions(self):
+        w = self.w
+        services.add_progress(w.carol, self.item.pk, note="标记文字：进展")
+        self.assertIn("标记文字：进展", self.page())
+        services.request_extension(w.carol, self.item.pk, new_deadline=self.item.deadline + datetime.timedelta(days=9),
+                                   reason="标记文字：延期理由")
+        self.assertIn("标记文字：延期理由", self.page())
+        # The pending request is kept with the record: the action to decide it is offered.
+        self.assertIn('id="action-decide-extension"', self.client.get(self.item.get_absolute_url()).content.decode())
+        services.request_closure(w.carol, self.item.pk, evidence="标记文字：销号材料")
+        self.assertIn("标记文字：销号材料", self.page())
+        self.assertIn('id="action-approve"', self.client.get(self.item.get_absolute_url()).content.decode())
+        services.decide_extension(w.bob, self.item.pk, approve=False, note="标记文字：不同意延期")
+        self.assertIn("标记文字：不同意延期", self.page())
+        self.assertNotIn("申请延期至", self.page())  # the pending request's warning is gone
+
+    def test_cooperating_units(self):
+        self.item.cooperating_units.add(self.w.K2)
+        self.assertIn(self.w.K2.name, self.page())
+        self.item.cooperating_units.remove(self.w.K2)
+        self.assertNotIn(self.w.K2.name, self.page())
+
+    def test_files_of_the_walk_the_problem_the_item_and_its_closure(self):
+        w = self.w
+
+        def attach(name, **owner):
+            return Attachment.objects.create(unit=w.K1, original_name=name, content_type="application/pdf",
+                                             size=3, kind=Attachment.Kind.DOCUMENT, file=f"attachments/{name}",
+                                             uploaded_by=w.alice, **owner)
+
+        attach("标记文字-走流程.pdf", walk=self.walk)
+        self.assertIn("标记文字-走流程.pdf", self.page())
+        attach("标记文字-问题.pdf", problem=self.problem)
+        self.assertIn("标记文字-问题.pdf", self.page())
+        services.request_closure(w.carol, self.item.pk, evidence="已整改")
+        closure = ClosureRecord.objects.get(item=self.item)
+        attach("标记文字-销号.pdf", item=self.item, closure=closure)
+        self.assertIn("标记文字-销号.pdf", self.page())
+        Attachment.objects.filter(original_name="标记文字-问题.pdf").update(original_name="标记文字-改名.pdf")
+        self.assertIn("标记文字-改名.pdf", self.page())
+
+    def test_names_of_people_and_units(self):
+        User.objects.filter(pk=self.w.carol.pk).update(first_name="标记文字")
+        self.assertIn("标记文字", self.page())
+        Unit.objects.filter(pk=self.w.K1D.pk).update(name="标记文字局")
+        self.assertIn("标记文字局", self.page())
+
+    def test_each_viewer_has_their_own_record(self):
+        w = self.w
+        # A file of the walk kept by the county: bob (the city above) sees it; carol, who owns the
+        # item from a department below the county, sees the item but not the county's own files.
+        Attachment.objects.create(unit=w.K1, walk=self.walk, original_name="标记文字-县里.pdf", size=3,
+                                  content_type="application/pdf", kind=Attachment.Kind.DOCUMENT,
+                                  file="attachments/k.pdf", uploaded_by=w.alice)
+        self.assertIn("标记文字-县里.pdf", self.page())
+        self.assertNotIn("标记文字-县里.pdf", self.page(w.carol))
+        self.assertIn("标记文字-县里.pdf", self.page(w.bob))
+
+
+class CachedCountsTestCase(TestCase):
+    """The counts of the ledger as it opens and of the home page are kept under the "figures" and
+    "choices" stamps and the day: any change to what they count is seen on the next request."""
+
+    @classmethod
+    def setUpTestData(cls):
+        cls.w = build_world()
+
+    def setUp(self):
+        self.item = make_item(self.w, status=RectificationItem.Status.IN_PROGRESS)
+        self.client.force_login(self.w.bob)
+
+    def counts(self):
+        as_if_committed()
+        ledger = self.client.get(reverse("ledger")).context["counts"]
+        home = self.client.get(reverse("home")).context["scope_counts"]
+        return {"total": ledger["total"], "red": ledger["red"], "in_progress": ledger["status_in_progress"],
+                "home_open": home["open"], "home_red": home["red"]}
+
+    def test_a_new_item_a_new_deadline_and_a_closure_are_counted_on_the_next_request(self):
+        w = self.w
+        self.assertEqual(self.counts(), {"total": 1, "red": 0, "in_progress": 1, "home_open": 1, "home_red": 0})
+        make_item(w, problem=make_problem(w, unit=w.K2))
+        self.assertEqual(self.counts(), {"total": 2, "red": 0, "in_progress": 1, "home_open": 2, "home_red": 0})
+        RectificationItem.objects.filter(pk=self.item.pk).update(deadline=timezone.localdate() - datetime.timedelta(days=3))
+        self.assertEqual(self.counts(), {"total": 2, "red": 1, "in_progress": 1, "home_open": 2, "home_red": 1})
+        RectificationItem.objects.filter(pk=self.item.pk).update(status=RectificationItem.Status.CLOSED,
+                                                                  closed_at=timezone.now())
+        self.assertEqual(self.counts(), {"total": 2, "red": 0, "in_progress": 0, "home_open": 1, "home_red": 0})
+
+    def test_a_unit_moved_out_of_the_scope_takes_its_items_along(self):
+        self.assertEqual(self.counts()["total"], 1)
+        move_unit(self.w.K1, self.w.C2)  # the item's county (and the department leading it) to another city
+        self.assertEqual(self.counts(), {"total": 0, "red": 0, "in_progress": 0, "home_open": 0, "home_red": 0})
+
+    def test_the_next_day_counts_again(self):
+        today = timezone.localdate()
+        RectificationItem.objects.filter(pk=self.item.pk).update(deadline=today)
+        # Twenty minutes apart, well inside the cache's hour: only the day in the key tells them apart.
+        evening = timezone.make_aware(datetime.datetime.combine(today, datetime.time(23, 50)))
+        for now, red in ((evening, 0), (evening + datetime.timedelta(minutes=20), 1)):
+            with time_machine.travel(now, tick=False):
+                self.client.force_login(self.w.bob)
+                counts = self.counts()
+                self.assertEqual((counts["red"], counts["home_red"]), (red, red))

@@ -10,9 +10,7 @@ every process. The day is in the key as well: cards turn red and the weeks move 
 """
 
 import datetime
-import logging
 
-from django.core.cache import cache
 from django.db.models import Count
 from django.db.models.functions import TruncDate
 from django.utils.translation import get_language
@@ -22,27 +20,13 @@ from ..models import Problem, RectificationItem, Report
 from .figures import Period, compute_figures
 
 WEEKS = 12
-CACHE_SECONDS = 3600
 STAMPS = ("choices", "figures")
-logger = logging.getLogger(__name__)
 
 
 def dashboard_figures(scope, today):
     """{"figures", "first_monday", "weeks": [monday…], "found": [n…], "closed": [n…]} of `scope`'s subtree."""
-    key = ":".join(["walkflow:dashboard", *(str(stamps.current(name)) for name in STAMPS), str(scope.pk),
-                    today.isoformat(), get_language() or ""])
-    try:
-        data = cache.get(key)
-    except Exception:  # the cache server is down: the page is slower, never broken
-        logger.warning("cache unavailable: dashboard computed without it", exc_info=True)
-        return _compute(scope, today)
-    if data is None:
-        data = _compute(scope, today)
-        try:
-            cache.set(key, data, CACHE_SECONDS)
-        except Exception:
-            logger.warning("cache unavailable: dashboard figures not kept", exc_info=True)
-    return data
+    return stamps.kept("dashboard", STAMPS, (scope.pk, today.isoformat(), get_language() or ""),
+                       lambda: _compute(scope, today))
 
 
 def _compute(scope, today):

@@ -10,12 +10,26 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from .. import stamps
 from ..cards import RED, YELLOW, card_clock
 from ..models import Attachment, Notification, RectificationItem, Role, WalkSession, count_over_parts
 from ..roles import manages_global_settings
 from ..uploads import named_for_type
 from ..workdays import provisional_years
 from .common import get_visible_or_404
+
+
+def _scope_counts(user, clock):
+    """The four figures in one aggregate per part of the scope, each read from an index alone; kept
+    under the stamps of what they count ("figures": items; "choices": units, the user's unit, the
+    calendar) and the day, as cards turn with the date."""
+    def count():
+        return count_over_parts(
+            RectificationItem.objects.open().visible_parts(user),
+            open=Count("pk"), red=Count("pk", filter=clock.q(RED)), yellow=Count("pk", filter=clock.q(YELLOW)),
+            closure_requested=Count("pk", filter=Q(status=RectificationItem.Status.CLOSURE_REQUESTED)))
+
+    return stamps.kept("home-counts", ("choices", "figures"), (user.pk, clock.today.isoformat()), count)
 
 
 @login_required
@@ -31,11 +45,7 @@ def home(request):
                 .select_related("problem", "unit", "lead_unit").order_by("deadline")[:20])
         context["my_items"] = [(item, clock.card(item), clock.days_overdue(item)) for item in mine]
     if user.has_role(Role.SUPERVISOR, Role.LEADER, Role.OFFICE, Role.ADMIN):
-        # The four figures in one aggregate per part of the scope, each read from an index alone.
-        context["scope_counts"] = count_over_parts(
-            RectificationItem.objects.open().visible_parts(user),
-            open=Count("pk"), red=Count("pk", filter=clock.q(RED)), yellow=Count("pk", filter=clock.q(YELLOW)),
-            closure_requested=Count("pk", filter=Q(status=RectificationItem.Status.CLOSURE_REQUESTED)))
+        context["scope_counts"] = _scope_counts(user, clock)
     if user.has_role(Role.ADMIN):
         context["provisional_years"] = provisional_years(clock.calendar, clock.today)
         context["can_enter_calendar"] = manages_global_settings(user)

@@ -1,5 +1,5 @@
 """The rectification ledger (整改台账): the list with filters, counts, bulk actions, saved filters
-and export; the item page with the actions the user's role allows; the conflict page.
+and export (the item page is ledgers/views/items.py).
 
 The list costs the same number of queries whatever the rows: the total and the counts per status
 and card come from one read of a small filtered set, or from one grouped count per part of the
@@ -13,10 +13,9 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Q
 from django.http import FileResponse, Http404, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
@@ -24,42 +23,16 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as lazy
 from django.views.decorators.http import require_POST
 
 from .. import choices as unit_choices
-from .. import services
+from .. import services, stamps
 from ..cards import RED, YELLOW, card_clock
 from ..filters import DEFAULT_SORT, SORT_CHOICES, SORTS, LedgerFilter, apply_sort
-from ..forms import (
-    ApproveForm,
-    BulkForm,
-    ClosureRequestForm,
-    DeadlineForm,
-    ExtensionDecisionForm,
-    ExtensionRequestForm,
-    LeadUnitForm,
-    ProgressForm,
-    ReassignForm,
-    ReopenForm,
-    ReturnForm,
-    SavedFilterForm,
-)
-from ..db import written_join_order
+from ..forms import BulkForm, SavedFilterForm
 from ..inputs import date_message
 from ..ledger_export import OverdueDays, export_to_tempfile
-from ..models import (
-    Attachment,
-    ClosureRecord,
-    ExtensionRequest,
-    LedgerExport,
-    Problem,
-    RectificationItem,
-    Role,
-    SavedFilter,
-    User,
-    WalkSession,
-)
+from ..models import LedgerExport, Problem, RectificationItem, Role, SavedFilter, User
 from ..tasks import enqueue_export
 from .common import get_visible_or_404, role_required
 
@@ -126,7 +99,18 @@ def _counts(filterset, user, clock):
             if status in RectificationItem.OPEN_STATUSES:  # cards are for open items only (CardClock.q)
                 counts["red"] += red
                 counts["yellow"] += yellow
-    return _with_statuses(counts)
+    return counts
+
+
+def _scope_counts(filterset, user, clock):
+    """The counts of a large filtered set, or of the whole scope: that one, the ledger as it opens,
+    is kept in the cache under the stamps of the rows it counts ("figures": items and problems;
+    "choices": units, the user's unit, the calendar) and the day (cards turn with the date)."""
+    if filterset.valid_params():
+        return _with_statuses(_counts(filterset, user, clock))
+    return _with_statuses(dict(stamps.kept("ledger-counts", ("choices", "figures"),
+                                           (user.pk, clock.today.isoformat()),
+                                           lambda: _counts(filterset, user, clock))))
 
 
 # The columns a row shows, read as plain values: 50 rows as 300 model instances (item, problem,
@@ -233,7 +217,7 @@ def ledger(request):
     if small is not None:
         counts, ids = small
     else:
-        counts, ids = _counts(filterset, user, clock), apply_sort(queryset, sort).values_list("pk", flat=True)
+        counts, ids = _scope_counts(filterset, user, clock), apply_sort(queryset, sort).values_list("pk", flat=True)
     page = _page(ids, counts["total"], request.GET.get("page"))
     overdue = OverdueDays(clock)
     rows = [(row, clock.card(row), overdue(row.status, row.deadline)) for row in page.object_list]
@@ -375,214 +359,6 @@ def saved_filter_delete(request, pk):
     return redirect("ledger")
 
 
-# ---------------------------------------------------------------------------------------------
-# The item page and its actions
-# ---------------------------------------------------------------------------------------------
-
-
-def _owner_of(user, item):
-    return user.has_role(Role.OWNER) and item.owner_id == user.pk
-
-
-# action -> (who may do it, form class, needs actor, service call, success message)
-ACTIONS = {
-    "progress": ("owner", ProgressForm, False,
-                 lambda user, pk, form: services.add_progress(user, pk, note=form.cleaned_data["note"],
-                                                              version=form.cleaned_data["version"]),
-                 lazy("进展已报送。")),
-    "extension": ("owner", ExtensionRequestForm, False,
-                  lambda user, pk, form: services.request_extension(
-                      user, pk, new_deadline=form.cleaned_data["new_deadline"], reason=form.cleaned_data["reason"],
-                      version=form.cleaned_data["version"]),
-                  lazy("延期申请已提交，等待督办人员审核。")),
-    "closure": ("owner", ClosureRequestForm, False,
-                lambda user, pk, form: services.request_closure(
-                    user, pk, evidence=form.cleaned_data["evidence"], files=form.cleaned_data["files"],
-                    figures=form.figures(), version=form.cleaned_data["version"]),
-                lazy("销号申请已提交，等待督办人员审核。")),
-    "approve": ("supervisor", ApproveForm, False,
-                lambda user, pk, form: services.approve_closure(user, pk, note=form.cleaned_data["note"],
-                                                                version=form.cleaned_data["version"]),
-                lazy("已同意销号。")),
-    "return": ("supervisor", ReturnForm, False,
-               lambda user, pk, form: services.return_closure(user, pk, reason=form.cleaned_data["reason"],
-                                                              version=form.cleaned_data["version"]),
-               lazy("已退回销号申请。")),
-    "decide-extension": ("supervisor", ExtensionDecisionForm, False,
-                         lambda user, pk, form: services.decide_extension(
-                             user, pk, approve=form.cleaned_data["decision"] == "approve",
-                             note=form.cleaned_data["note"], version=form.cleaned_data["version"]),
-                         lazy("延期申请已审核。")),
-    "reassign": ("supervisor", ReassignForm, True,
-                 lambda user, pk, form: services.reassign_owner(user, pk, owner=form.cleaned_data["owner"],
-                                                                note=form.cleaned_data["note"],
-                                                                version=form.cleaned_data["version"]),
-                 lazy("责任人已调整。")),
-    "lead-unit": ("supervisor", LeadUnitForm, True,
-                  lambda user, pk, form: services.change_lead_unit(
-                      user, pk, lead_unit=form.cleaned_data["lead_unit"], note=form.cleaned_data["note"],
-                      version=form.cleaned_data["version"]),
-                  lazy("牵头部门已调整。")),
-    "deadline": ("supervisor", DeadlineForm, False,
-                 lambda user, pk, form: services.set_deadline(user, pk, deadline=form.cleaned_data["deadline"],
-                                                              note=form.cleaned_data["note"],
-                                                              version=form.cleaned_data["version"]),
-                 lazy("整改时限已调整。")),
-    "reopen": ("supervisor", ReopenForm, False,
-               lambda user, pk, form: services.reopen(user, pk, reason=form.cleaned_data["reason"],
-                                                      deadline=form.cleaned_data["deadline"],
-                                                      version=form.cleaned_data["version"]),
-               lazy("整改措施已重新打开。")),
-}
-
-
-# action -> (heading, button, button style)
-ACTION_LABELS = {
-    "progress": (lazy("报送整改进展（调度）"), lazy("报送进展"), "primary"),
-    "closure": (lazy("申请销号"), lazy("提交销号申请"), "primary"),
-    "extension": (lazy("申请延期"), lazy("提交延期申请"), ""),
-    "approve": (lazy("同意销号"), lazy("同意销号"), "primary"),
-    "return": (lazy("退回销号申请"), lazy("退回"), "danger"),
-    "decide-extension": (lazy("审核延期申请"), lazy("提交审核结果"), "primary"),
-    "deadline": (lazy("调整整改时限"), lazy("保存时限"), ""),
-    "reassign": (lazy("调整责任人"), lazy("保存责任人"), ""),
-    "lead-unit": (lazy("调整牵头部门"), lazy("保存牵头部门"), ""),
-    "reopen": (lazy("重新打开（回头看发现问题）"), lazy("重新打开"), "danger"),
-}
-
-
-# Forms whose long <select> is written from the cached, pre-rendered options (ledgers/choices.py).
-PRERENDERED = {"reassign": "owners", "lead-unit": "lead_units"}
-
-
-def _blank_form(action, item, user):
-    who, form_class, needs_actor, _run_it, _message = ACTIONS[action]
-    kwargs = {"actor": user} if needs_actor else {}
-    if action in PRERENDERED:
-        kwargs["options"] = unit_choices.for_user(user)["html"][PRERENDERED[action]]
-    initial = {"version": item.version}
-    if action == "deadline":
-        initial["deadline"] = item.deadline
-    return form_class(initial=initial, prefix=action, **kwargs)
-
-
-def _available_actions(user, item, pending_closure, pending_extension):
-    """The actions this user may take on the item in its current state (the services check again)."""
-    actions = []
-    if _owner_of(user, item) and item.status in services.WORKING:
-        actions += ["progress", "closure"]
-        if pending_extension is None:
-            actions.append("extension")
-    if services.supervises(user, item):
-        if pending_closure is not None and pending_closure.submitted_by_id != user.pk:
-            actions += ["approve", "return"]
-        if item.is_open:
-            if pending_extension is not None and pending_extension.requested_by_id != user.pk:
-                actions.append("decide-extension")
-            actions += ["deadline", "reassign", "lead-unit"]
-        if item.status == Status.CLOSED:
-            actions.append("reopen")
-    return actions
-
-
-def _item_context(request, item, bound=None):
-    user = request.user
-    clock = card_clock()
-    problem = item.problem
-    closures = list(item.closures.select_related("submitted_by", "reviewed_by"))
-    extensions = list(item.extension_requests.select_related("requested_by", "decided_by"))
-    pending_closure = next((c for c in closures if c.decision == ClosureRecord.Decision.PENDING), None)
-    pending_extension = next((e for e in extensions if e.decision == ExtensionRequest.Decision.PENDING), None)
-    own_files = Q(problem=problem) | Q(item=item)
-    if problem.walk_id:
-        own_files |= Q(walk_id=problem.walk_id)
-    # Only files the user may open: the download view checks the same scope.
-    files = list(Attachment.objects.visible_to(user).filter(own_files))
-    photos = [a for a in files if a.closure_id is None]
-    for closure in closures:
-        closure.visible_files = [a for a in files if a.closure_id == closure.pk]
-    actions = _available_actions(user, item, pending_closure, pending_extension)
-    forms = [(action, *ACTION_LABELS[action], (bound or {}).get(action) or _blank_form(action, item, user))
-             for action in actions]
-    return {
-        "item": item, "problem": problem, "walk": problem.walk, "card": clock.card(item),
-        # An owner in a department may see an item whose walk belongs to the county above: no link then.
-        "walk_visible": problem.walk_id is not None and item.walk_visible,
-        "days_overdue": clock.days_overdue(item), "events": item.events.select_related("actor"),
-        "closures": closures, "extensions": extensions, "pending_closure": pending_closure,
-        "pending_extension": pending_extension, "photos": photos,
-        "forms": forms, "cooperating_units": list(item.cooperating_units.all()),
-        "upload_max": settings.UPLOAD_MAX_BYTES,
-    }
-
-
-def _visible_item(user, pk):
-    walk_visible = Exists(WalkSession.objects.visible_to(user).filter(pk=OuterRef("problem__walk_id")))
-    queryset = RectificationItem.objects.visible_to(user).select_related(
-        "problem", "problem__walk", "problem__walk__service_item", "problem__walk__leader", "problem__campaign",
-        "problem__service_item", "problem__subcategory", "problem__responsible_unit", "unit", "lead_unit",
-        "owner").annotate(walk_visible=walk_visible)
-    # Every join below is a primary-key lookup from the one item row, in the order written; left to
-    # search all orders of the thirteen tables, PostgreSQL spends about 4 ms planning it, three times
-    # what the rest of the page's queries cost together.
-    with written_join_order():
-        return get_object_or_404(queryset, pk=pk)
-
-
-@login_required
-def item_detail(request, pk):
-    item = _visible_item(request.user, pk)
-    return render(request, "ledgers/ledger/item.html", _item_context(request, item))
-
-
-@login_required
-@require_POST
-def item_action(request, pk, action):
-    if action not in ACTIONS:
-        raise Http404
-    user = request.user
-    item = _visible_item(user, pk)
-    who, form_class, needs_actor, run, success = ACTIONS[action]
-    allowed = _owner_of(user, item) if who == "owner" else services.supervises(user, item)
-    if not allowed:
-        raise PermissionDenied
-    kwargs = {"actor": user} if needs_actor else {}
-    form = form_class(request.POST, request.FILES, prefix=action, **kwargs)
-    if not form.is_valid():
-        messages.error(request, _("提交的内容有误，请按提示修改。"))
-        return render(request, "ledgers/ledger/item.html", _item_context(request, item, {action: form}), status=400)
-    try:
-        run(user, item.pk, form)
-    except RectificationItem.DoesNotExist:
-        raise Http404 from None
-    except services.StaleItem as stale:
-        return _conflict(request, stale, form)
-    except services.Refused as refused:
-        messages.error(request, refused.message)
-        return redirect(item)
-    messages.success(request, success)
-    return redirect(item)
-
-
-def _conflict(request, stale, form):
-    """Nothing was written: show what changed since the user's page was loaded, and what they
-    submitted, so they can redo it on the current version."""
-    item = _visible_item(request.user, stale.item.pk)
-    submitted = []
-    for name, field in form.fields.items():
-        if name == "version" or name == "files":
-            continue
-        value = form.cleaned_data.get(name)
-        if value not in (None, "", []):
-            if hasattr(field, "choices") and not hasattr(value, "pk"):
-                value = dict(field.choices).get(value, value)
-            submitted.append((field.label, value))
-    had_files = bool(form.cleaned_data.get("files"))
-    context = {"item": item, "events": services.events_since(item, stale.version), "submitted": submitted,
-               "had_files": had_files, "stale_version": stale.version}
-    return render(request, "ledgers/ledger/conflict.html", context, status=409)
-
-
 urlpatterns = [
     path("ledger/", ledger, name="ledger"),
     path("ledger/export/", ledger_export, name="ledger_export"),
@@ -591,6 +367,4 @@ urlpatterns = [
     path("ledger/bulk/", ledger_bulk, name="ledger_bulk"),
     path("ledger/filters/", saved_filter_save, name="saved_filter_save"),
     path("ledger/filters/<int:pk>/delete/", saved_filter_delete, name="saved_filter_delete"),
-    path("items/<int:pk>/", item_detail, name="item_detail"),
-    path("items/<int:pk>/<slug:action>/", item_action, name="item_action"),
 ]
