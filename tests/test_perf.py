@@ -15,6 +15,7 @@ from ledgers import services
 from ledgers.models import (
     Attachment,
     ClosureRecord,
+    Notification,
     Problem,
     RectificationItem,
     Role,
@@ -276,6 +277,20 @@ class SignedInUserTestCase(TestCase):
     def setUp(self):
         self.client.force_login(self.w.carol)  # an owner in the county's department
 
+    def test_the_unread_count_is_read_with_the_user_and_current_on_every_request(self):
+        def badge():
+            page = self.client.get(reverse("home")).content.decode()
+            return page.count('class="badge"'), page.count('aria-label="2 条未读">2</span>')
+
+        self.assertEqual(badge(), (0, 0))
+        for n in range(2):
+            Notification.objects.create(recipient=self.w.carol, message=f"提醒{n}")
+        Notification.objects.create(recipient=self.w.bob, message="别人的提醒")
+        with self.assertNumQueries(4):  # session, the user with the count, the stamps, her open items
+            self.assertEqual(badge(), (1, 1))
+        Notification.objects.filter(recipient=self.w.carol).update(read_at=timezone.now())
+        self.assertEqual(badge(), (0, 0))
+
     def test_a_granted_or_removed_role_counts_on_the_next_request(self):
         self.assertEqual(self.client.get(reverse("ledger")).status_code, 200)
         self.assertEqual(self.client.get(reverse("reports")).status_code, 403)
@@ -413,7 +428,7 @@ class ItemRecordTestCase(TestCase):
 
     def test_a_repeated_view_is_served_from_the_cache(self):
         first = self.page()
-        with self.assertNumQueries(5):  # session, user, stamps, the item's row, unread count
+        with self.assertNumQueries(4):  # session, user with the unread count, stamps, the item's row
             self.assertEqual(self.page(), first)
 
     def test_the_items_own_row_written_by_save_or_update(self):
