@@ -439,6 +439,18 @@ class ItemRecordTestCase(TestCase):
         RectificationItem.objects.filter(pk=item.pk).update(measure="标记文字：update()")
         self.assertIn("标记文字：update()", self.page())
 
+    def test_the_kept_blank_forms_follow_the_item(self):
+        def deadline_form():
+            page = self.client.get(self.item.get_absolute_url()).content.decode()
+            return page[page.index('id="action-deadline"'):page.index('id="action-reassign"')]
+
+        later = self.item.deadline + datetime.timedelta(days=30)
+        self.assertIn(f'value="{self.item.deadline:%Y-%m-%d}"', deadline_form())
+        services.set_deadline(self.w.bob, self.item.pk, deadline=later, note="延后")
+        form = deadline_form()
+        self.assertIn(f'value="{later:%Y-%m-%d}"', form)
+        self.assertIn('name="deadline-version" value="2"', form)
+
     def test_a_model_save_with_the_stamp_it_read_still_draws_a_new_one(self):
         stale = RectificationItem.objects.get(pk=self.item.pk)
         RectificationItem.objects.filter(pk=stale.pk).update(measure="标记文字：先改")

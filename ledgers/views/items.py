@@ -3,9 +3,10 @@ role allows in its state, and the conflict page shown when someone else changed 
 
 The record (problem, walk, files, measure, closures, journal) is rendered once per record stamp,
 which the database draws anew with every change to anything it shows (migration 0015), and kept in
-the cache under that stamp, the "choices" stamp (names of units, people, campaigns) and the viewer
-(the files shown depend on the viewer's scope). A repeated view reads the item's row and takes the
-record from the cache; the actions, the status and the card are written fresh every time.
+the cache under that stamp, the "choices" stamp (names of units, people, campaigns, the viewer's
+roles), the viewer (the files shown depend on the viewer's scope) and the day, together with the
+blank forms of the actions offered. A repeated view reads the item's row and takes the record and
+the forms from the cache; which actions are offered, the status and the card are decided afresh.
 """
 
 import hashlib
@@ -21,6 +22,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import get_template, render_to_string
 from django.urls import path
+from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -47,7 +49,8 @@ from ..models import Attachment, ClosureRecord, ExtensionRequest, RectificationI
 
 Status = RectificationItem.Status
 RECORD_TEMPLATE = "ledgers/ledger/_item_record.html"
-RECORD_INCLUDES = ("ledgers/ledger/_timeline_event.html",)
+ACTION_FORM_TEMPLATE = "ledgers/ledger/_action_form.html"
+RECORD_INCLUDES = ("ledgers/ledger/_timeline_event.html", ACTION_FORM_TEMPLATE)
 
 
 def _owner_of(user, item):
@@ -211,17 +214,26 @@ def _render_record(request, pk):
         "pending_extension": pending_extension, "photos": [a for a in files if a.closure_id is None],
         "cooperating_units": list(item.cooperating_units.all()),
     }, request)
-    return {
-        "html": str(html),
-        "pending_closure": pending_closure and Pending(pending_closure.submitted_by_id,
-                                                       pending_closure.submitted_by.display_name),
-        "pending_extension": pending_extension and Pending(pending_extension.requested_by_id,
-                                                           pending_extension.requested_by.display_name),
-    }
+    pending_closure = pending_closure and Pending(pending_closure.submitted_by_id,
+                                                  pending_closure.submitted_by.display_name)
+    pending_extension = pending_extension and Pending(pending_extension.requested_by_id,
+                                                      pending_extension.requested_by.display_name)
+    # The blank forms of the actions offered now: they change with the item, the user's roles and
+    # the choice lists, all of which change the record's key.
+    forms = {action: _form_body(action, _blank_form(action, item, user))
+             for action in _available_actions(user, item, pending_closure, pending_extension)}
+    return {"html": str(html), "forms": forms, "pending_closure": pending_closure,
+            "pending_extension": pending_extension}
+
+
+def _form_body(action, form):
+    return str(render_to_string(ACTION_FORM_TEMPLATE, {"action": action, "form": form,
+                                                       "upload_max": settings.UPLOAD_MAX_BYTES}))
 
 
 def _record(request, item):
-    parts = (item.pk, item.record_stamp, request.user.pk, get_language(), _templates_digest())
+    parts = (item.pk, item.record_stamp, request.user.pk, timezone.localdate().isoformat(), get_language(),
+             _templates_digest())
     return stamps.kept("item-record", ("choices",), parts, lambda: _render_record(request, item.pk))
 
 
@@ -230,13 +242,17 @@ def _item_page(request, item, bound=None, status=200):
     clock = card_clock()
     record = _record(request, item)
     pending_closure, pending_extension = record["pending_closure"], record["pending_extension"]
-    actions = _available_actions(user, item, pending_closure, pending_extension)
-    forms = [(action, *ACTION_LABELS[action], (bound or {}).get(action) or _blank_form(action, item, user))
-             for action in actions]
+    forms = []
+    for action in _available_actions(user, item, pending_closure, pending_extension):
+        form = (bound or {}).get(action)
+        if form is not None:
+            body = _form_body(action, form)
+        else:
+            body = record["forms"].get(action) or _form_body(action, _blank_form(action, item, user))
+        forms.append((action, *ACTION_LABELS[action], form is not None, mark_safe(body)))
     return render(request, "ledgers/ledger/item.html", {
         "item": item, "record": mark_safe(record["html"]), "card": clock.card(item),
         "days_overdue": clock.days_overdue(item), "pending_closure": pending_closure, "forms": forms,
-        "upload_max": settings.UPLOAD_MAX_BYTES,
     }, status=status)
 
 
