@@ -203,6 +203,22 @@ class LedgerRowsMarkupTestCase(TestCase):
         self.assertIn('<td class="c-fact" data-label="所属单位">', page)
 
 
+class LedgerClipTestCase(TestCase):
+    def test_the_rows_clip_texts_as_truncatechars_did_in_every_language(self):
+        from django.utils import translation
+        from django.utils.text import Truncator
+
+        from ledgers.views.ledger import _clipper
+
+        texts = ["", "短", "窗" * 60, "窗" * 61, "a" * 100, "申请人已提交身份证，仍需填写民族成分确认表" * 5]
+        for language in ("zh-hans", "en"):
+            with translation.override(language):
+                clip = _clipper()
+                self.assertEqual([clip(text) for text in texts], [Truncator(text).chars(60) for text in texts])
+        with translation.override("zh-hans"):
+            self.assertEqual(_clipper()("窗" * 61), "窗" * 57 + "...")
+
+
 class LedgerQueryCountTestCase(TestCase):
     @classmethod
     def setUpTestData(cls):

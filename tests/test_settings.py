@@ -58,3 +58,15 @@ def test_one_cache_serves_the_api_rate_limit_and_the_choice_lists(env, expected)
                         "c = settings.CACHES['default']; print(c['BACKEND'].rsplit('.', 1)[1], c.get('LOCATION', ''))")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == expected.strip()  # after shell's auto-import line
+
+
+@pytest.mark.parametrize("url,expected", [
+    ("postgres://walkflow@db/walkflow", "-c random_page_cost=1.1"),
+    ("postgres://walkflow@db/walkflow?options=-c%20random_page_cost%3D2", "-c random_page_cost=2"),
+    ("sqlite:////tmp/walkflow.sqlite3", "None"),
+])
+def test_postgresql_plans_for_data_in_memory_unless_the_url_says_otherwise(url, expected):
+    result = run_manage({**PRODUCTION, "DATABASE_URL": url}, "shell", "-c", "from django.conf import settings; "
+                        "print(settings.DATABASES['default'].get('OPTIONS', {}).get('options'))")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == expected

@@ -138,6 +138,11 @@ def _database_from_url(url):
         raise ImproperlyConfigured(f"环境变量 DATABASE_URL 无法解析（DATABASE_URL is invalid: {exc}）") from None
     if config.get("ENGINE") not in ("django.db.backends.postgresql", "django.db.backends.sqlite3"):
         raise ImproperlyConfigured("环境变量 DATABASE_URL 只支持 postgres:// 或 sqlite://（DATABASE_URL: unsupported engine）")
+    if config["ENGINE"] == "django.db.backends.postgresql":
+        # Planner costs for tables held in memory or on SSD, as a server for this data has them;
+        # PostgreSQL's default 4.0 models a spinning disk, and made it hash the whole units and
+        # users tables for a 50-row ledger page (3.2 ms; 1.4 ms by index). Options in the URL win.
+        config.setdefault("OPTIONS", {}).setdefault("options", "-c random_page_cost=1.1")
     return config
 
 

@@ -21,8 +21,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
-from django.utils.text import Truncator
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_POST
 
 from .. import choices as unit_choices
@@ -163,6 +163,14 @@ def _small_set(filterset, sort, clock):
 MARKS = {RED: "mark-red", YELLOW: "mark-yellow"}
 
 
+def _clipper(length=60):
+    """Truncator(text).chars(60), as the template's truncatechars wrote it, at a tenth of the cost:
+    Truncator walks every character and translates its ending on each call (zh-hans: "...")."""
+    ending = pgettext("String to return when truncating text", "%(truncated_text)s…") % {"truncated_text": ""}
+    keep = length - len(ending)
+    return lambda text: text if len(text) <= length else text[:keep] + ending
+
+
 def _rows_html(rows, with_checkbox):
     """The table's rows, written here in one pass: through the template engine 50 rows cost about
     18 ms, three times the rest of the template; with format_html 2.9 ms, with plain escaping of
@@ -175,6 +183,7 @@ def _rows_html(rows, with_checkbox):
     categories = {value: escape(label) for value, label in Problem.Category.choices}
     red, yellow, no_card = _("红牌 逾期%(overdue)s个工作日"), escape(_("黄牌 临期")), escape(_("无"))
     select = _("选择第 %(id)s 号")
+    clip = _clipper()
     id_label, category_label, unit_label, lead_label, owner_label, deadline_label = (
         escape(label) for label in (_("编号"), _("类别"), _("所属单位"), _("牵头部门"), _("责任人"), _("整改时限")))
     parts = []
@@ -189,8 +198,8 @@ def _rows_html(rows, with_checkbox):
         owner = User.name_of(row.owner_last_name, row.owner_first_name, row.owner_username)
         parts.append(
             f'<tr class="row-{escape(card)}">{check}<td class="c-id" data-label="{id_label}">{pk}</td>'
-            f'<td class="text c-text"><a href="{item_url}{pk}/">{escape(Truncator(row.description).chars(60))}</a>'
-            f'<div class="muted small">{escape(Truncator(row.measure).chars(60))}</div></td>'
+            f'<td class="text c-text"><a href="{item_url}{pk}/">{escape(clip(row.description))}</a>'
+            f'<div class="muted small">{escape(clip(row.measure))}</div></td>'
             f'<td class="c-fact" data-label="{category_label}">{category}{subcategory}</td>'
             f'<td class="c-fact" data-label="{unit_label}">{escape(row.unit)}</td>'
             f'<td class="c-fact" data-label="{lead_label}">{escape(row.lead_unit)}</td>'
