@@ -56,6 +56,29 @@ def kept(kind, under, parts, compute):
     return value
 
 
+def kept_many(kind, under, parts, names, compute):
+    """kept() for many values of one kind at once ({name: value} for each of `names`, keyed as
+    kept() keys one value, plus the name): compute(missing names) gives {name: value} for those the
+    cache does not hold, and only those are computed."""
+    prefix = ":".join(["walkflow", kind, *(str(current(stamp)) for stamp in under), *(str(part) for part in parts)])
+    keys = {name: f"{prefix}:{name}" for name in names}
+    try:
+        found = cache.get_many(list(keys.values()))
+    except Exception:
+        logger.warning("cache unavailable: %s computed without it", kind, exc_info=True)
+        return compute(list(names))
+    values = {name: found[key] for name, key in keys.items() if key in found}
+    missing = [name for name in names if name not in values]
+    if missing:
+        computed = compute(missing)
+        values.update(computed)
+        try:
+            cache.set_many({keys[name]: value for name, value in computed.items()}, CACHE_SECONDS)
+        except Exception:
+            logger.warning("cache unavailable: %s not kept", kind, exc_info=True)
+    return values
+
+
 class ReadOncePerRequest:
     """Middleware: the stamps read during a request are remembered until it ends."""
 

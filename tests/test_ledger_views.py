@@ -235,20 +235,19 @@ class LedgerQueryCountTestCase(TestCase):
         self.assertEqual(response.status_code, 200)
         return response
 
-    # Queries of one page, whatever the rows:
-    #  1 session, 2 user with the header's unread count, 3 the change stamps (the user's unit and
-    #  roles, the calendar's overrides and the filter choices are cached under them), 4-6 the
-    #  aggregate (total, per status, per card), one per disjoint part of the scope (by unit, by
-    #  lead unit only, owned only: each one index), 7 the page's sorted ids, 8 those rows with
-    #  problem, sub-category, unit, lead unit, owner, 9 saved filters. (The session is written at
-    #  most every 5 minutes: no save here.)
-    COUNTED_PER_PART = 9
-    # The ledger as it opens, unfiltered, a second time with no change in between: its counts are
-    # kept under the stamps of the rows they count, 4-6 are not read.
-    UNFILTERED = 6
-    # A filtered ledger of at most SMALL_SET items: 4-7 become one read of the matching items'
-    # ids, statuses and deadlines, which gives the counts and the page.
-    FILTERED = 6
+    # Queries of one page, whatever the rows: session, user with the header's unread count, the
+    # change stamps (the user's unit and roles, the calendar's overrides and the filter choices
+    # are cached under them), saved filters: 4; the page's sorted ids with their record stamps: 1;
+    # the counts (total, per status, per card), one aggregate per disjoint part of the scope (by
+    # unit, by lead unit only, owned only: each one index): 3, unless kept (the ledger as it opens,
+    # with no change since); the rows not kept in the cache, with problem, sub-category, units,
+    # owner: 1, or none. (The session is written at most every 5 minutes: no save here.)
+    BASE, COUNTS, ROWS = 4, 3, 1
+    # The ledger as it opens, a second time with no change in between.
+    UNFILTERED = BASE + 1
+    # A filtered ledger of at most SMALL_SET items: the ids and the counts come from one read of
+    # the matching items' ids, stamps, statuses and deadlines.
+    FILTERED = BASE + 1
 
     def test_the_number_of_queries_does_not_grow_with_the_rows(self):
         w = self.w
@@ -258,16 +257,18 @@ class LedgerQueryCountTestCase(TestCase):
             make_item(w, owner=w.alice if n % 2 else w.carol, lead_unit=w.K1 if n % 3 else w.K1D,
                       problem=make_problem(w, unit=w.K2 if n % 2 else w.K1))
         self.assertEqual(len(ids_on(self.count_queries({}, self.UNFILTERED))), 31)
-        make_item(w)  # the first request after a change counts again
+        make_item(w)  # the first request after a change counts again and reads the new row alone
         as_if_committed()
-        with self.assertNumQueries(self.COUNTED_PER_PART):
-            self.assertEqual(self.client.get(reverse("ledger")).status_code, 200)
+        with self.assertNumQueries(self.BASE + self.COUNTS + 1 + self.ROWS) as queries:
+            self.assertEqual(len(ids_on(self.client.get(reverse("ledger")))), 32)
+        [rows] = [query["sql"] for query in queries.captured_queries if '"ledgers_problem"."description"' in query["sql"]]
+        self.assertRegex(rows, r'"ledgers_rectificationitem"\."id" IN \(\d+\)')  # the new item's row alone
         filtered = {"card": "none", "sort": "overdue", "q": "民族"}
         self.assertEqual(len(ids_on(self.count_queries(filtered, self.FILTERED))), 32)
         with override_settings(LEDGER_PAGE_SIZE=10), patch("ledgers.views.ledger.SMALL_SET", 20):
             # More matches than SMALL_SET: counted per part of the scope, after the one read that
-            # found too many (a filtered set's counts are not kept).
-            self.assertEqual(len(ids_on(self.count_queries(filtered, self.COUNTED_PER_PART + 1))), 10)
+            # found too many (a filtered set's counts are not kept); its rows are kept.
+            self.assertEqual(len(ids_on(self.count_queries(filtered, self.BASE + 1 + self.COUNTS + 1))), 10)
 
     def test_a_model_choice_filter_adds_one_lookup_not_one_per_row(self):
         w = self.w

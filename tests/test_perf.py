@@ -570,3 +570,43 @@ class CachedCountsTestCase(TestCase):
                 self.client.force_login(self.w.bob)
                 counts = self.counts()
                 self.assertEqual((counts["red"], counts["home_red"]), (red, red))
+
+
+class KeptLedgerRowsTestCase(TestCase):
+    """Each ledger row's markup is kept under its item's record stamp, the "choices" stamp and the
+    day: a change to the item, its problem, a name or the date is seen on the next request."""
+
+    @classmethod
+    def setUpTestData(cls):
+        cls.w = build_world()
+
+    def setUp(self):
+        self.problem = make_problem(self.w)
+        self.item = make_item(self.w, problem=self.problem, status=RectificationItem.Status.IN_PROGRESS)
+        self.client.force_login(self.w.bob)
+
+    def row(self):
+        as_if_committed()
+        page = self.client.get(reverse("ledger")).content.decode()
+        start = page.index(f'<input type="checkbox" name="items" value="{self.item.pk}"')
+        return page[start:page.index("</tr>", start)]
+
+    def test_the_item_its_problem_and_names(self):
+        self.assertIn("整改中", self.row())
+        Problem.objects.filter(pk=self.problem.pk).update(description="标记文字：新的描述")
+        self.assertIn("标记文字：新的描述", self.row())
+        RectificationItem.objects.filter(pk=self.item.pk).update(measure="标记文字：新的措施")
+        self.assertIn("标记文字：新的措施", self.row())
+        User.objects.filter(pk=self.w.carol.pk).update(first_name="标记文字")
+        self.assertIn("陈标记文字", self.row())
+        Unit.objects.filter(pk=self.w.K1D.pk).update(name="标记文字局")
+        self.assertIn("标记文字局", self.row())
+
+    def test_the_card_turns_red_the_next_day(self):
+        today = timezone.localdate()
+        RectificationItem.objects.filter(pk=self.item.pk).update(deadline=today)
+        evening = timezone.make_aware(datetime.datetime.combine(today, datetime.time(23, 50)))
+        for now, mark in ((evening, "mark-yellow"), (evening + datetime.timedelta(minutes=20), "mark-red")):
+            with time_machine.travel(now, tick=False):
+                self.client.force_login(self.w.bob)
+                self.assertIn(mark, self.row())
