@@ -119,6 +119,13 @@ class Bench:
             get()
         self.record("ledger_page_queries", len(queries), "queries")
 
+        # The first request after a change writes the page's rows again (ledgers/views/ledger.py).
+        def get_cold():
+            cache.clear()
+            get()
+
+        self.record("ledger_page_cold_ms", median_ms(get_cold, self.runs), "ms")
+
     def measure_admin(self):
         client = self.client_for(self.supervisor)
         url = reverse("admin:ledgers_rectificationitem_changelist")
