@@ -15,7 +15,7 @@ never under the stamp read before.
 import logging
 from contextvars import ContextVar
 
-from django.core.cache import cache
+from django.core.cache import caches
 from django.db import connection
 
 CACHE_SECONDS = 3600
@@ -36,11 +36,12 @@ def current(name):
     return stamps.get(name, 0)
 
 
-def kept(kind, under, parts, compute):
+def kept(kind, under, parts, compute, store="default"):
     """compute(), kept in Django's cache (Redis in production, local memory otherwise) under the
     stamps named in `under` and the other `parts` of the key: the next request after a change those
     stamps cover reads new stamps and computes again, in every process. A cache server that is down
-    makes the page slower, never broken."""
+    makes the page slower, never broken. `store` names the cache (settings.CACHES)."""
+    cache = caches[store]
     key = ":".join(["walkflow", kind, *(str(current(name)) for name in under), *(str(part) for part in parts)])
     try:
         value = cache.get(key)
@@ -56,10 +57,11 @@ def kept(kind, under, parts, compute):
     return value
 
 
-def kept_many(kind, under, parts, names, compute):
+def kept_many(kind, under, parts, names, compute, store="rendered"):
     """kept() for many values of one kind at once ({name: value} for each of `names`, keyed as
     kept() keys one value, plus the name): compute(missing names) gives {name: value} for those the
     cache does not hold, and only those are computed."""
+    cache = caches[store]
     prefix = ":".join(["walkflow", kind, *(str(current(stamp)) for stamp in under), *(str(part) for part in parts)])
     keys = {name: f"{prefix}:{name}" for name in names}
     try:

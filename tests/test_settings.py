@@ -70,3 +70,16 @@ def test_postgresql_plans_for_data_in_memory_unless_the_url_says_otherwise(url, 
                         "print(settings.DATABASES['default'].get('OPTIONS', {}).get('options'))")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == expected
+
+
+@pytest.mark.parametrize("env,expected", [
+    ({}, "LocMemCache  20000"),
+    ({"REDIS_URL": "redis://127.0.0.1:6379/10"}, "RedisCache redis://127.0.0.1:6379/10 None"),
+])
+def test_rendered_markup_has_a_store_of_its_own_in_memory_and_shares_redis(env, expected):
+    """50 ledger rows a page would otherwise push the choice lists out of one process's 2,000 entries."""
+    result = run_manage({**PRODUCTION, **env}, "shell", "-c", "from django.conf import settings; "
+                        "c = settings.CACHES['rendered']; print(c['BACKEND'].rsplit('.', 1)[1], c.get('LOCATION', ''), "
+                        "c.get('OPTIONS', {}).get('MAX_ENTRIES'))")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == expected

@@ -375,6 +375,12 @@ if CACHE_URL or REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "TIMEOUT": 3600,
                           "OPTIONS": {"MAX_ENTRIES": 2000}}}
+# Rendered markup (the item page's record, the ledger's rows: ledgers/stamps.py) has a store of its
+# own: a ledger page puts 50 rows in it, and in one process's memory they would push the choice
+# lists out of the default store's 2,000 entries. On Redis both are one server.
+CACHES["rendered"] = {**CACHES["default"]}
+if CACHES["rendered"]["BACKEND"].endswith("LocMemCache"):
+    CACHES["rendered"]["OPTIONS"] = {"MAX_ENTRIES": 20000}
 WEBHOOK_TIMEOUT_SECONDS = env_int("WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1)
 WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1)
 WEBHOOK_RETRY_BASE_SECONDS = env_int("WEBHOOK_RETRY_BASE_SECONDS", 60, minimum=1)

@@ -234,7 +234,8 @@ def _form_body(action, form):
 def _record(request, item):
     parts = (item.pk, item.record_stamp, request.user.pk, timezone.localdate().isoformat(), get_language(),
              _templates_digest())
-    return stamps.kept("item-record", ("choices",), parts, lambda: _render_record(request, item.pk))
+    return stamps.kept("item-record", ("choices",), parts, lambda: _render_record(request, item.pk),
+                       store="rendered")
 
 
 def _item_page(request, item, bound=None, status=200):
