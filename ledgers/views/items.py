@@ -12,7 +12,9 @@ the forms from the cache; which actions are offered, the status and the card are
 import hashlib
 from collections import namedtuple
 from functools import cache as once
+from pathlib import Path
 
+import django
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -30,6 +32,7 @@ from django.utils.translation import gettext_lazy as lazy
 from django.views.decorators.http import require_POST
 
 from .. import choices as unit_choices
+from .. import forms as forms_module
 from .. import services, stamps
 from ..cards import card_clock
 from ..db import written_join_order
@@ -182,11 +185,14 @@ def _full(user, pk):
 
 
 @once
-def _templates_digest():
-    """Part of the key: a record rendered by an older release's templates is never shown."""
-    digest = hashlib.sha256()
+def _code_digest():
+    """Part of the key: a record or form written by an older release (its templates, this module,
+    the forms, Django's form templates) is never shown."""
+    digest = hashlib.sha256(django.get_version().encode())
     for name in (RECORD_TEMPLATE, *RECORD_INCLUDES):
         digest.update(get_template(name).template.source.encode())
+    for module in (__file__, forms_module.__file__):
+        digest.update(Path(module).read_bytes())
     return digest.hexdigest()[:16]
 
 
@@ -233,7 +239,7 @@ def _form_body(action, form):
 
 def _record(request, item):
     parts = (item.pk, item.record_stamp, request.user.pk, timezone.localdate().isoformat(), get_language(),
-             _templates_digest())
+             _code_digest())
     return stamps.kept("item-record", ("choices",), parts, lambda: _render_record(request, item.pk),
                        store="rendered")
 

@@ -165,7 +165,8 @@ def _small_set(filterset, sort, clock):
 
 
 MARKS = {RED: "mark-red", YELLOW: "mark-yellow"}
-# Part of a kept row's key: markup written by an older release of this module is never shown.
+# Part of a kept row's key: markup written by an older release of this module is never shown (the
+# rows are written here in Python, not by a template).
 CODE_DIGEST = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
 
 
