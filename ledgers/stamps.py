@@ -36,13 +36,17 @@ def current(name):
     return stamps.get(name, 0)
 
 
+def _key(kind, under, parts):
+    return ":".join(["walkflow", kind, *(str(current(name)) for name in under), *(str(part) for part in parts)])
+
+
 def kept(kind, under, parts, compute, store="default"):
     """compute(), kept in Django's cache (Redis in production, local memory otherwise) under the
     stamps named in `under` and the other `parts` of the key: the next request after a change those
     stamps cover reads new stamps and computes again, in every process. A cache server that is down
     makes the page slower, never broken. `store` names the cache (settings.CACHES)."""
     cache = caches[store]
-    key = ":".join(["walkflow", kind, *(str(current(name)) for name in under), *(str(part) for part in parts)])
+    key = _key(kind, under, parts)
     try:
         value = cache.get(key)
     except Exception:
@@ -62,7 +66,7 @@ def kept_many(kind, under, parts, names, compute, store="rendered"):
     kept() keys one value, plus the name): compute(missing names) gives {name: value} for those the
     cache does not hold, and only those are computed."""
     cache = caches[store]
-    prefix = ":".join(["walkflow", kind, *(str(current(stamp)) for stamp in under), *(str(part) for part in parts)])
+    prefix = _key(kind, under, parts)
     keys = {name: f"{prefix}:{name}" for name in names}
     try:
         found = cache.get_many(list(keys.values()))

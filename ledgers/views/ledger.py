@@ -183,13 +183,15 @@ def _rows_html(entries, clock, with_checkbox):
     row and its problem's: migration 0015), the "choices" stamp (names of units, people and
     sub-categories; the calendar), the day (card, days overdue), the language and this module's
     code; only the rows not kept are read from the database and written."""
-    def write(missing):
-        pks = {name: int(name.split("-")[0]) for name in missing}
-        rows = RectificationItem.objects.filter(pk__in=pks.values()).order_by().values_list(*ROW_VALUES)
-        written = _write_rows([LedgerRow(*values) for values in rows], clock, with_checkbox)
-        return {name: written[pk] for name, pk in pks.items() if pk in written}
+    pks = {f"{entry.pk}-{entry.record_stamp}": entry.pk for entry in entries}
 
-    names = [f"{entry.pk}-{entry.record_stamp}" for entry in entries]
+    def write(missing):
+        rows = (RectificationItem.objects.filter(pk__in=[pks[name] for name in missing]).order_by()
+                .values_list(*ROW_VALUES))
+        written = _write_rows([LedgerRow(*values) for values in rows], clock, with_checkbox)
+        return {name: written[pks[name]] for name in missing if pks[name] in written}
+
+    names = list(pks)
     parts = (clock.today.isoformat(), get_language(), int(with_checkbox), CODE_DIGEST)
     kept = stamps.kept_many("ledger-row", ("choices",), parts, names, write) if names else {}
     return mark_safe("".join(kept[name] for name in names if name in kept))
