@@ -121,6 +121,17 @@ class ReencodingTests(TestCase):
         self.assertNotIn(SECRET.encode(), jpeg)
 
 
+    def test_a_camera_photo_is_shrunk_to_the_longest_side_and_kept_upright(self):
+        # 4000 x 3000 stored sideways (orientation 6): decoded at reduced scale, turned, then shrunk.
+        jpeg, content_type = uploads.reencode_image(jpeg_with_metadata(size=(4000, 3000)), max_side=1600,
+                                                    keep_alpha=False)
+        self.assertEqual(content_type, "image/jpeg")
+        self.assertNotIn(SECRET.encode(), jpeg)
+        with Image.open(io.BytesIO(jpeg)) as back:
+            self.assertEqual(back.size, (1200, 1600))
+            self.assertGreater(back.getpixel((600, 100))[2], 200)  # the blue left half is on top
+            self.assertGreater(back.getpixel((600, 1500))[0], 200)
+
 class EvidenceTestCase(TestCase):
     @classmethod
     def setUpTestData(cls):
