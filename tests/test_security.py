@@ -1,12 +1,58 @@
 import time
 
+import walkflow.settings as project_settings
 from axes.models import AccessAttempt
+from django.contrib.auth.hashers import Argon2PasswordHasher, make_password
 from django.test import RequestFactory, TestCase, override_settings
 from django.urls import reverse
 
 from ledgers.middleware import SIGNED_IN_AT
 from ledgers.security import client_ip
 from tests.world import PASSWORD, build_world
+
+
+# The project's own hashers (the suite otherwise hashes with MD5 for speed: tests/conftest.py).
+@override_settings(PASSWORD_HASHERS=project_settings.PASSWORD_HASHERS)
+class PasswordStorageTestCase(TestCase):
+    ARGON2ID = "argon2$argon2id$v=19$m=21504,t=3,p=1$"
+
+    @classmethod
+    def setUpTestData(cls):
+        cls.w = build_world()
+
+    def sign_in(self, password):
+        return self.client.post(reverse("login"), {"username": "alice", "password": password})
+
+    def test_a_new_password_is_stored_with_argon2id(self):
+        self.w.alice.set_password("换一个新密码-2026")
+        self.w.alice.save()
+        self.w.alice.refresh_from_db()
+        self.assertTrue(self.w.alice.password.startswith(self.ARGON2ID), self.w.alice.password[:40])
+        self.assertTrue(self.w.alice.check_password("换一个新密码-2026"))
+        self.assertFalse(self.w.alice.check_password("换一个新密码-2027"))
+
+    def test_a_password_stored_before_signs_in_and_is_rewritten_with_argon2id(self):
+        for hasher in ("pbkdf2_sha256", "pbkdf2_sha1", "scrypt"):
+            with self.subTest(hasher=hasher):
+                type(self.w.alice).objects.filter(pk=self.w.alice.pk).update(
+                    password=make_password(PASSWORD, hasher=hasher))
+                self.client.logout()
+                self.assertEqual(self.sign_in("错误的密码").status_code, 200)
+                self.w.alice.refresh_from_db()
+                self.assertTrue(self.w.alice.password.startswith(f"{hasher}$"))  # a failure rewrites nothing
+                self.assertRedirects(self.sign_in(PASSWORD), reverse("home"), fetch_redirect_response=False)
+                self.w.alice.refresh_from_db()
+                self.assertTrue(self.w.alice.password.startswith(self.ARGON2ID), self.w.alice.password[:40])
+
+    def test_an_argon2_hash_with_other_parameters_is_rewritten_at_sign_in(self):
+        django_argon2 = Argon2PasswordHasher()  # Django's own parameters (m=102400, t=2, p=8)
+        type(self.w.alice).objects.filter(pk=self.w.alice.pk).update(
+            password=django_argon2.encode(PASSWORD, django_argon2.salt()))
+        self.w.alice.refresh_from_db()
+        self.assertTrue(self.w.alice.password.startswith("argon2$argon2id$v=19$m=102400,t=2,p=8$"))
+        self.assertRedirects(self.sign_in(PASSWORD), reverse("home"), fetch_redirect_response=False)
+        self.w.alice.refresh_from_db()
+        self.assertTrue(self.w.alice.password.startswith(self.ARGON2ID))
 
 
 @override_settings(AXES_ENABLED=True)
