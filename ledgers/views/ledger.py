@@ -31,7 +31,7 @@ from django.views.decorators.http import require_POST
 from .. import choices as unit_choices
 from .. import services, stamps
 from ..cards import RED, YELLOW, card_clock
-from ..filters import DEFAULT_SORT, SORT_CHOICES, SORTS, LedgerFilter, apply_sort
+from ..filters import DEFAULT_SORT, PYTHON_SORTS, SORT_CHOICES, SORTS, LedgerFilter, apply_sort
 from ..forms import BulkForm, SavedFilterForm
 from ..inputs import date_message
 from ..ledger_export import OverdueDays, export_to_tempfile
@@ -130,13 +130,14 @@ PageEntry = namedtuple("PageEntry", "pk record_stamp")
 PAGE_ENTRY = ("pk", "record_stamp")
 
 
-def _page(entries, total, number):
-    """A page of the sorted (id, record stamp) pairs (a queryset of them, or the list already
-    read), whose count is known, so the paginator never runs its own COUNT(*)."""
+def _page(entries, total, number, with_stamps=list):
+    """A page of the sorted (id, record stamp) pairs (a queryset of them), or of the sorted ids
+    already read, whose stamps `with_stamps` reads for the page alone; the count is known, so the
+    paginator never runs its own COUNT(*)."""
     paginator = Paginator(entries, settings.LEDGER_PAGE_SIZE)
     paginator.__dict__["count"] = total  # Paginator.count is a cached_property
     page = paginator.get_page(number)
-    page.object_list = [PageEntry(*entry) for entry in page.object_list]
+    page.object_list = [PageEntry(*entry) for entry in with_stamps(page.object_list)]
     return page
 
 
@@ -144,24 +145,42 @@ def _page(entries, total, number):
 SMALL_SET = 2000
 
 
-def _small_set(filterset, sort, clock):
+def _small_set(filterset, user, sort, clock):
     """A filtered ledger is usually small (a unit's red cards, a search word): one read of the
-    sorted (id, status, deadline) of every matching item gives the counts and the page, where the
-    counts per part of the scope and the page's ids would read the same rows four times. None when
-    nothing narrows the ledger or more than SMALL_SET items match (then counted per part)."""
+    (id, status, deadline) of every matching item gives the counts and the page, sorted here, where
+    the counts per part of the scope and the page's ids would read the same rows four times. The
+    read is one UNION ALL of the disjoint parts of the scope (visible_parts), each an index range
+    PostgreSQL reads without the table, unsorted, so a large set stops it at SMALL_SET + 1 rows: the
+    parts OR-ed together and sorted made it walk the deadline index through the whole province's
+    items (a city's open items: 29 ms, now 3). None when nothing narrows the ledger or more than
+    SMALL_SET items match (then counted per part)."""
     if not filterset.valid_params():
         return None
-    found = list(apply_sort(filterset.qs, sort).values_list(*PAGE_ENTRY, "status", "deadline")[:SMALL_SET + 1])
+    extra, key, descending = PYTHON_SORTS.get(sort, PYTHON_SORTS[DEFAULT_SORT])
+    columns = ("pk", "status", "deadline", *extra)
+    parts = [filterset.filter_queryset(part).order_by().values_list(*columns)
+             for part in RectificationItem.objects.visible_parts(user)]
+    if not parts:
+        return _with_statuses(_no_counts()), []
+    found = list(parts[0].union(*parts[1:], all=True)[:SMALL_SET + 1] if len(parts) > 1 else parts[0][:SMALL_SET + 1])
     if len(found) > SMALL_SET:
         return None
     counts = _no_counts()
     counts["total"] = len(found)
-    for _pk, _stamp, status, deadline in found:
+    for _pk, status, deadline, *_rest in found:
         counts[f"status_{status}"] += 1
         card = clock.card_for(status, deadline)
         if card in (RED, YELLOW):
             counts[card] += 1
-    return _with_statuses(counts), [(pk, stamp) for pk, stamp, _status, _deadline in found]
+    found.sort(key=key, reverse=descending)
+    return _with_statuses(counts), [row[0] for row in found]
+
+
+def _with_record_stamps(pks):
+    """The page's (id, record stamp) pairs, in the page's order, for the ids of a small set (read
+    without their stamps: those are not in the indexes that serve the read)."""
+    stamps_by_pk = dict(RectificationItem.objects.filter(pk__in=pks).order_by().values_list(*PAGE_ENTRY))
+    return [(pk, stamps_by_pk[pk]) for pk in pks if pk in stamps_by_pk]
 
 
 MARKS = {RED: "mark-red", YELLOW: "mark-yellow"}
@@ -250,12 +269,13 @@ def ledger(request):
     clock = card_clock()
     filterset, sort, notices = ledger_filter(request, clock)
     queryset = filterset.qs
-    small = _small_set(filterset, sort, clock)
+    small = _small_set(filterset, user, sort, clock)
     if small is not None:
-        counts, ids = small
+        counts, pks = small
+        page = _page(pks, counts["total"], request.GET.get("page"), with_stamps=_with_record_stamps)
     else:
-        counts, ids = _scope_counts(filterset, user, clock), apply_sort(queryset, sort).values_list(*PAGE_ENTRY)
-    page = _page(ids, counts["total"], request.GET.get("page"))
+        counts = _scope_counts(filterset, user, clock)
+        page = _page(apply_sort(queryset, sort).values_list(*PAGE_ENTRY), counts["total"], request.GET.get("page"))
     query = _query(filterset, sort)
     values = {name: str(value) for name, value in filterset.valid_params()}
     choices = unit_choices.for_user(user)
