@@ -600,6 +600,9 @@ class RectificationItem(models.Model):
     # A copy of problem.category for the ledger's filter, kept by the database the same way
     # (migration 0014: on insert, on a change of problem, when the problem's category changes).
     category = models.CharField(_("问题类别"), max_length=20, default="", editable=False)
+    # The problem's description and the measure, upper-cased, separated by U+001F, for the
+    # ledger's search word, kept the same way (migration 0016): the search reads the items alone.
+    search_text = models.TextField(_("检索文本"), default="", editable=False)
     # Drawn anew by the database whenever anything the item's page shows as its record changes
     # (migration 0015): the key of that rendered record in the cache. Python never sets it.
     record_stamp = models.BigIntegerField(_("记录戳"), default=0, editable=False)

@@ -7,8 +7,8 @@
 #   repeated by the script would lock all of them out (5 failures, user name + address) and the run
 #   would measure the lock-out page. Brute-force protection is proven in tests/test_security.py;
 # - EMAIL_BACKEND dummy: no mail server on this machine; the notification rows are still written;
-# - REDIS_URL unset: the web requests measured here queue no Celery task (and the choice lists are
-#   cached in each worker's memory, under the database's change stamp).
+# - REDIS_URL unset: the web requests measured here queue no Celery task, they run the tasks
+#   themselves (the cache is each worker's memory, unless the caller sets CACHE_URL: run.sh does).
 # SECRET_KEY: the caller's when it has one (the bench signs its sessions with it), else a fresh one.
 export DEBUG=0 ALLOWED_HOSTS=$HOST SECURE_SSL_REDIRECT=0 SECURE_COOKIES=0 AXES_ENABLED=0
 export SECRET_KEY="${SECRET_KEY:-$("$PY" -c 'import secrets; print(secrets.token_urlsafe(50))')}"

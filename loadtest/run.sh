@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Load run (issue 6): 60 users for 2 minutes against gunicorn + PostgreSQL, on loopback only.
+# Load run (issue 6): 60 users for 2 minutes against gunicorn + PostgreSQL + Redis, on loopback only.
 #   50 browse the ledger with filters and open items, 10 submit walk-throughs (5 problems, 2 photos).
 # Not part of `make test`. Usage, on the bench database of `make bench`:
 #   .venv/bin/pip install -r requirements-bench.txt
@@ -33,6 +33,15 @@ fi
 
 # Production settings on loopback: see loadtest/production_env.sh (shared with `make bench`).
 source loadtest/production_env.sh
+# The four workers share one cache on the local Redis, as production's do (on REDIS_URL): a record
+# or a ledger row written by one worker is read by the others. Its own database there
+# (LOAD_CACHE_DB, 14 unless set), emptied first: the run starts cold, as after a release.
+LOAD_CACHE_DB=${LOAD_CACHE_DB:-14}
+export CACHE_URL="redis://127.0.0.1:6379/$LOAD_CACHE_DB"
+if ! "$PY" -c "import redis, sys; redis.Redis.from_url(sys.argv[1], socket_connect_timeout=2).flushdb()" "$CACHE_URL"; then
+  echo "loadtest/run.sh: no Redis on 127.0.0.1:6379 (production's cache); start one: redis-server --daemonize yes --bind 127.0.0.1" >&2
+  exit 2
+fi
 
 "$PY" manage.py migrate --noinput -v0
 

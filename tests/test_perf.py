@@ -82,6 +82,61 @@ class ItemPathsTestCase(TestCase):
         self.assertNotIn(item, RectificationItem.objects.visible_to(w.bob))
 
 
+class ItemSearchTextTestCase(TestCase):
+    """The database keeps each item's search text (migration 0016: its problem's description and its
+    measure, upper-cased), whatever writes them; the ledger's search word reads it and finds what
+    icontains on the two texts found."""
+
+    @classmethod
+    def setUpTestData(cls):
+        cls.w = build_world()
+
+    def search_text(self, item):
+        item.refresh_from_db()
+        return item.search_text
+
+    def found(self, word):
+        self.client.force_login(self.w.bob)
+        response = self.client.get(reverse("ledger"), {"q": word})
+        self.assertEqual(response.status_code, 200)
+        return {entry.pk for entry in response.context["page"].object_list}
+
+    def test_it_is_written_on_insert_in_bulk_and_on_every_change(self):
+        w = self.w
+        item = make_item(w, problem=make_problem(w, description="Window 窗口排队"), measure="增设 kiosk")
+        self.assertEqual(self.search_text(item), "WINDOW 窗口排队\x1f增设 KIOSK")
+        problem = make_problem(w, description="批量")
+        [bulk] = RectificationItem.objects.bulk_create([RectificationItem(
+            problem=problem, unit=w.K1, lead_unit=w.K1, owner=w.carol, measure="写入",
+            deadline=timezone.localdate() + datetime.timedelta(days=10))])
+        self.assertEqual(self.search_text(bulk), "批量\x1f写入")
+        item.problem.description = "材料 twice"
+        item.problem.save()  # as the admin saves it
+        self.assertEqual(self.search_text(item), "材料 TWICE\x1f增设 KIOSK")
+        RectificationItem.objects.filter(pk=item.pk).update(measure="new measure")
+        self.assertEqual(self.search_text(item), "材料 TWICE\x1fNEW MEASURE")
+        RectificationItem.objects.filter(pk=item.pk).update(search_text="forged")
+        self.assertEqual(self.search_text(item), "材料 TWICE\x1fNEW MEASURE")
+        RectificationItem.objects.filter(pk=item.pk).update(problem=problem)
+        self.assertEqual(self.search_text(item), "批量\x1fNEW MEASURE")
+
+    def test_the_ledger_finds_a_word_in_either_text_as_icontains_did(self):
+        w = self.w
+        in_description = make_item(w, problem=make_problem(w, description="自助终端 Offline 100% 故障"), measure="维修")
+        in_measure = make_item(w, problem=make_problem(w, description="排队"), measure="增设_窗口")
+        make_item(w, problem=make_problem(w, description="无关"), measure="无关")
+        self.assertEqual(RectificationItem.objects.count(), 3)
+        self.assertEqual(self.found("offline"), {in_description.pk})  # ASCII case folded
+        self.assertEqual(self.found("100%"), {in_description.pk})  # % and _ are literal
+        self.assertEqual(self.found("0% 故"), {in_description.pk})
+        self.assertEqual(self.found("设_窗"), {in_measure.pk})
+        self.assertEqual(self.found("窗口"), {in_measure.pk})
+        self.assertEqual(self.found("%"), {in_description.pk})
+        # Never across the two texts: the end of the description and the start of the measure.
+        self.assertEqual(self.found("故障维修"), set())
+        self.assertEqual(self.found("故障\x1f维修"), set())
+
+
 class ItemCategoryTestCase(TestCase):
     """The database copies the problem's category onto its items (migration 0014), whatever writes
     them, and the ledger's category filter reads that copy."""

@@ -61,7 +61,7 @@ def test_one_cache_serves_the_api_rate_limit_and_the_choice_lists(env, expected)
 
 
 @pytest.mark.parametrize("url,expected", [
-    ("postgres://walkflow@db/walkflow", "-c random_page_cost=1.1"),
+    ("postgres://walkflow@db/walkflow", "-c random_page_cost=1.1 -c max_parallel_workers_per_gather=0"),
     ("postgres://walkflow@db/walkflow?options=-c%20random_page_cost%3D2", "-c random_page_cost=2"),
     ("sqlite:////tmp/walkflow.sqlite3", "None"),
 ])

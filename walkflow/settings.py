@@ -141,8 +141,11 @@ def _database_from_url(url):
     if config["ENGINE"] == "django.db.backends.postgresql":
         # Planner costs for tables held in memory or on SSD, as a server for this data has them;
         # PostgreSQL's default 4.0 models a spinning disk, and made it hash the whole units and
-        # users tables for a 50-row ledger page (3.2 ms; 1.4 ms by index). Options in the URL win.
-        config.setdefault("OPTIONS", {}).setdefault("options", "-c random_page_cost=1.1")
+        # users tables for a 50-row ledger page (3.2 ms; 1.4 ms by index). No parallel workers:
+        # the web workers already keep every core busy, and a ledger search spread over three
+        # processes cost 85 ms of CPU for 50 ms sooner (the 12345 import and the circular run as
+        # tasks, where a minute more is nothing). Options in the URL win.
+        config.setdefault("OPTIONS", {}).setdefault("options", "-c random_page_cost=1.1 -c max_parallel_workers_per_gather=0")
     return config
 
 

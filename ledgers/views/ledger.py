@@ -16,8 +16,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db import transaction
-from django.db.models import Count, Q
+from django.db import connection, transaction
 from django.http import FileResponse, Http404, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
@@ -86,34 +85,55 @@ def _with_statuses(counts):
     return counts
 
 
-def _counts(filterset, user, clock):
-    """Total and counts per status and card for the filtered set: one query grouped by status per
-    disjoint part of the user's scope (see RectificationItemQuerySet.visible_parts), each served by
-    one index. Grouping by status instead of a filtered count per status and card: a third of the
-    expressions for Django to build and PostgreSQL to test."""
-    per_group = {"n": Count("pk"), "red": Count("pk", filter=Q(deadline__lt=clock.today)),
-                 "yellow": Count("pk", filter=Q(deadline__gte=clock.today, deadline__lte=clock.yellow_until))}
+def _scope(filterset, user, columns):
+    """values_list(*columns) of the filtered scope, unsorted, as one UNION ALL of its disjoint parts
+    (RectificationItemQuerySet.visible_parts): each filtered part is one index range PostgreSQL reads
+    without the table, where the parts OR-ed together make it read every row of the scope. None for
+    a user who sees nothing."""
+    parts = [filterset.filter_queryset(part).order_by().values_list(*columns)
+             for part in RectificationItem.objects.visible_parts(user)]
+    if not parts:
+        return None
+    return parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+
+
+def _counts(scope, clock):
+    """Total and counts per status and card of a scope (_scope, with its status and deadline): one
+    query grouped by status over the union of the parts. Grouping by status instead of a filtered
+    count per status and card: a third of the expressions for the database to test."""
     counts = _no_counts()
-    for part in RectificationItem.objects.visible_parts(user):
-        groups = filterset.filter_queryset(part).order_by().values_list("status").annotate(**per_group)
-        for status, n, red, yellow in groups.values_list("status", "n", "red", "yellow"):
-            counts["total"] += n
-            counts[f"status_{status}"] += n
-            if status in RectificationItem.OPEN_STATUSES:  # cards are for open items only (CardClock.q)
-                counts["red"] += red
-                counts["yellow"] += yellow
+    if scope is None:
+        return counts
+    sql, params = scope.query.sql_with_params()
+    today, yellow_until = (connection.ops.adapt_datefield_value(day) for day in (clock.today, clock.yellow_until))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT scope.status, COUNT(*),"
+            " SUM(CASE WHEN scope.deadline < %s THEN 1 ELSE 0 END),"
+            " SUM(CASE WHEN scope.deadline >= %s AND scope.deadline <= %s THEN 1 ELSE 0 END)"
+            f" FROM ({sql}) scope GROUP BY scope.status", (today, today, yellow_until, *params))
+        groups = cursor.fetchall()
+    for status, n, red, yellow in groups:
+        counts["total"] += n
+        counts[f"status_{status}"] += n
+        if status in RectificationItem.OPEN_STATUSES:  # cards are for open items only (CardClock.q)
+            counts["red"] += red
+            counts["yellow"] += yellow
     return counts
 
 
-def _scope_counts(filterset, user, clock):
-    """The counts of a large filtered set, or of the whole scope: that one, the ledger as it opens,
-    is kept in the cache under the stamps of the rows it counts ("figures": items and problems;
-    "choices": units, the user's unit, the calendar) and the day (cards turn with the date)."""
+def _scope_counts(filterset, user, clock, scope=None):
+    """The counts of a large filtered set (its scope as _small_set read it, when given), or of the
+    whole scope: that one, the ledger as it opens, is kept in the cache under the stamps of the rows
+    it counts ("figures": items and problems; "choices": units, the user's unit, the calendar) and
+    the day (cards turn with the date)."""
+    def count():
+        return _counts(scope if scope is not None else _scope(filterset, user, ("status", "deadline")), clock)
+
     if filterset.valid_params():
-        return _with_statuses(_counts(filterset, user, clock))
+        return _with_statuses(count())
     return _with_statuses(dict(stamps.kept("ledger-counts", ("choices", "figures"),
-                                           (user.pk, clock.today.isoformat()),
-                                           lambda: _counts(filterset, user, clock))))
+                                           (user.pk, clock.today.isoformat()), count)))
 
 
 # The columns a row shows, read as plain values: 50 rows as 300 model instances (item, problem,
@@ -148,23 +168,18 @@ SMALL_SET = 2000
 def _small_set(filterset, user, sort, clock):
     """A filtered ledger is usually small (a unit's red cards, a search word): one read of the
     (id, status, deadline) of every matching item gives the counts and the page, sorted here, where
-    the counts per part of the scope and the page's ids would read the same rows four times. The
-    read is one UNION ALL of the disjoint parts of the scope (visible_parts), each an index range
-    PostgreSQL reads without the table, unsorted, so a large set stops it at SMALL_SET + 1 rows: the
-    parts OR-ed together and sorted made it walk the deadline index through the whole province's
-    items (a city's open items: 29 ms, now 3). None when nothing narrows the ledger or more than
-    SMALL_SET items match (then counted per part)."""
+    the counts and the page's ids would read the same rows again. The read is the scope's UNION ALL
+    (_scope), unsorted, so a large set stops it at SMALL_SET + 1 rows: the parts OR-ed together and
+    sorted made PostgreSQL walk the deadline index through the whole province's items (a city's open
+    items: 29 ms, now 3). (counts, sorted ids) of a small set; (None, the scope read) when more
+    than SMALL_SET items match, to be counted; None when nothing narrows the ledger."""
     if not filterset.valid_params():
         return None
     extra, key, descending = PYTHON_SORTS.get(sort, PYTHON_SORTS[DEFAULT_SORT])
-    columns = ("pk", "status", "deadline", *extra)
-    parts = [filterset.filter_queryset(part).order_by().values_list(*columns)
-             for part in RectificationItem.objects.visible_parts(user)]
-    if not parts:
-        return _with_statuses(_no_counts()), []
-    found = list(parts[0].union(*parts[1:], all=True)[:SMALL_SET + 1] if len(parts) > 1 else parts[0][:SMALL_SET + 1])
+    scope = _scope(filterset, user, ("pk", "status", "deadline", *extra))
+    found = list(scope[:SMALL_SET + 1]) if scope is not None else []
     if len(found) > SMALL_SET:
-        return None
+        return None, scope
     counts = _no_counts()
     counts["total"] = len(found)
     for _pk, status, deadline, *_rest in found:
@@ -269,12 +284,11 @@ def ledger(request):
     clock = card_clock()
     filterset, sort, notices = ledger_filter(request, clock)
     queryset = filterset.qs
-    small = _small_set(filterset, user, sort, clock)
-    if small is not None:
-        counts, pks = small
-        page = _page(pks, counts["total"], request.GET.get("page"), with_stamps=_with_record_stamps)
+    counts, found = _small_set(filterset, user, sort, clock) or (None, None)
+    if counts is not None:
+        page = _page(found, counts["total"], request.GET.get("page"), with_stamps=_with_record_stamps)
     else:
-        counts = _scope_counts(filterset, user, clock)
+        counts = _scope_counts(filterset, user, clock, scope=found)
         page = _page(apply_sort(queryset, sort).values_list(*PAGE_ENTRY), counts["total"], request.GET.get("page"))
     query = _query(filterset, sort)
     values = {name: str(value) for name, value in filterset.valid_params()}
