@@ -107,11 +107,19 @@ class LedgerFilter(django_filters.FilterSet):
     def __init__(self, data=None, queryset=None, *, user, clock, **kwargs):
         super().__init__(data, queryset, **kwargs)
         self.user, self.clock = user, clock
+        # Each choice is narrowed to the user's scope when a value for it came, and only then: the
+        # page's option lists come from the cache (ledgers/choices.py), so a ledger without these
+        # filters never builds the four scoped querysets (a tenth of a ledger page's Python).
+        scoped = {
+            "campaign": lambda: Campaign.objects.visible_to(user),
+            "unit": lambda: Unit.objects.subtree(user.unit) if user.unit_id else Unit.objects.none(),
+            "owner": lambda: User.objects.visible_to(user).filter(groups__name=Role.OWNER.value),
+            "service_item": lambda: ServiceItem.objects.visible_to(user),
+        }
         fields = self.form.fields
-        fields["campaign"].queryset = Campaign.objects.visible_to(user)
-        fields["unit"].queryset = Unit.objects.subtree(user.unit) if user.unit_id else Unit.objects.none()
-        fields["owner"].queryset = User.objects.visible_to(user).filter(groups__name=Role.OWNER.value)
-        fields["service_item"].queryset = ServiceItem.objects.visible_to(user)
+        for name, queryset in scoped.items():
+            if self.data.get(self.form.add_prefix(name)) not in (None, ""):
+                fields[name].queryset = queryset()
 
     def get_form_class(self):
         # django-filter builds a new form class for every FilterSet; the ledger's fields never

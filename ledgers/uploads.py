@@ -123,7 +123,10 @@ def reencode_image(data, *, max_side=None, keep_alpha=True):
                 image = flat
             if image.mode != "RGB":  # convert() copies even when the mode is already right
                 image = image.convert("RGB")
-            _pixels_only(image).save(out, format="JPEG", quality=85, optimize=True)
+            # No Huffman optimisation (optimize=True): for a camera photo it cost more than the
+            # decoding and the plain encoding together (1600 x 1200: 37 ms against 14) for 3-4 %
+            # of the bytes.
+            _pixels_only(image).save(out, format="JPEG", quality=85)
             return out.getvalue(), "image/jpeg"
 
 

@@ -2,8 +2,9 @@
 and export (the item page is ledgers/views/items.py).
 
 The list costs the same number of queries whatever the rows: the total and the counts per status
-and card come from one read of a small filtered set, or from one grouped count per part of the
-scope; one query gives the page's rows as plain values; the filter choices come from the cache.
+and card come from one read of a small filtered set, or from one count grouped by status over the
+disjoint parts of the scope; one query gives the page's rows as plain values; the filter choices
+come from the cache.
 """
 
 import hashlib
