@@ -17,10 +17,11 @@ import json
 import os
 import random
 import re
+import time
 import uuid
 from datetime import date, datetime, timedelta
 
-from locust import HttpUser, between, task
+from locust import HttpUser, between, events, task
 
 CONFIG = json.loads(open(os.environ.get("LOADTEST_CONFIG", "var/loadtest/config.json"), encoding="utf-8").read())
 ITEM_LINK = re.compile(r'href="/items/(\d+)/"')
@@ -36,6 +37,19 @@ def _jpeg(width, height, shade):
     buffer = io.BytesIO()
     Image.new("RGB", (width, height), (shade, 120, 200 - shade // 2)).save(buffer, "JPEG", quality=85)
     return buffer.getvalue()
+
+
+# Every request as it ends (seconds since the start, name, milliseconds), for a look at when the
+# slow ones came: var/loadtest/requests.csv, beside locust's own summary.
+REQUEST_LOG = open(os.path.join(os.path.dirname(os.environ.get("LOADTEST_CONFIG", "var/loadtest/config.json")),
+                                "requests.csv"), "w", encoding="utf-8")
+REQUEST_LOG.write("t,name,ms\n")
+STARTED = time.monotonic()
+
+
+@events.request.add_listener
+def _log_request(name, response_time, **_kwargs):
+    REQUEST_LOG.write(f"{time.monotonic() - STARTED:.2f},{name},{response_time:.0f}\n")
 
 
 # The same two photos as the bench: a tablet photo re-encoded by the server on every submission.

@@ -91,8 +91,9 @@ def _scope(filterset, user, columns):
     (RectificationItemQuerySet.visible_parts): each filtered part is one index range PostgreSQL reads
     without the table, where the parts OR-ed together make it read every row of the scope. None for
     a user who sees nothing."""
-    parts = [filterset.filter_queryset(part).order_by().values_list(*columns)
-             for part in RectificationItem.objects.visible_parts(user)]
+    # The filters applied once, then each part's condition: a third of the query building.
+    filtered = filterset.filter_queryset(RectificationItem.objects.order_by())
+    parts = [part.values_list(*columns) for part in filtered.visible_parts(user)]
     if not parts:
         return None
     return parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
