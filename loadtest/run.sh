@@ -97,7 +97,7 @@ LOADTEST_CONFIG="$OUT/config.json" .venv/bin/locust -f loadtest/locustfile.py --
   --csv "$OUT/result" --loglevel WARNING || status=$?
 stop_gunicorn
 
-"$PY" - "$OUT/result_stats.csv" <<'EOF'
+"$PY" - "$OUT/result_stats.csv" "$OUT/requests.csv" <<'EOF'
 import csv, sys
 
 rows = list(csv.DictReader(open(sys.argv[1], encoding="utf-8")))
@@ -109,6 +109,17 @@ for row in rows:
           f"{row['99%']:>7} {float(row['Max Response Time']):>7.0f} {float(row['Requests/s']):>7.2f}")
 failures = sum(int(row["Failure Count"]) for row in rows if row["Name"] == "Aggregated")
 print(f"\nfailures: {failures}  (details: {sys.argv[1].replace('_stats.csv', '_failures.csv')})")
+
+# When the slow ones came: every request as locust logged it, in windows of 15 seconds.
+log = [(float(row["t"]), float(row["ms"])) for row in csv.DictReader(open(sys.argv[2], encoding="utf-8"))]
+def quantile(values, q):
+    values = sorted(values)
+    return values[max(0, int(len(values) * q) - 1)] if values else 0
+print("\nseconds   count  p50 ms  p95 ms")
+for start in range(0, int(max((t for t, _ in log), default=0)) + 1, 15):
+    window = [ms for t, ms in log if start <= t < start + 15]
+    if window:
+        print(f"{start:3}-{start + 15:<4} {len(window):6} {quantile(window, .5):7.0f} {quantile(window, .95):7.0f}")
 EOF
 if [ -s "$OUT/gunicorn.log" ] && grep -q "Traceback\|ERROR\|CRITICAL" "$OUT/gunicorn.log"; then
   echo "gunicorn logged errors: see $OUT/gunicorn.log" >&2
